@@ -1,0 +1,86 @@
+"""PSNR and SSIM on the protocol's Y (float64, border shaved), and RGB PSNR."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import correlate1d
+
+from ..errors import SrbenchError
+from . import ImagePair
+
+
+def shave(img: np.ndarray, border: int) -> np.ndarray:
+    if border <= 0:
+        return img
+    if img.shape[0] <= 2 * border or img.shape[1] <= 2 * border:
+        raise SrbenchError(f"image of size {img.shape[1]}x{img.shape[0]} is too small to shave {border} px")
+    return img[border:-border, border:-border]
+
+
+def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
+    """PSNR in dB of two same-size float arrays on a [0, peak] scale (inf when identical)."""
+    if a.shape != b.shape:
+        raise SrbenchError(f"SR and HR sizes differ: {a.shape} vs {b.shape}")
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10.0 * np.log10(peak**2 / mse))
+
+
+def _gaussian_window(size: int = 11, sigma: float = 1.5) -> np.ndarray:
+    x = np.arange(size, dtype=np.float64) - (size - 1) / 2
+    g = np.exp(-(x**2) / (2 * sigma**2))
+    return g / g.sum()
+
+
+_WINDOW = _gaussian_window()
+
+
+def _filter_valid(x: np.ndarray) -> np.ndarray:
+    """Separable 11x11 Gaussian filtering, 'valid' region only."""
+    r = _WINDOW.size // 2
+    out = correlate1d(x, _WINDOW, axis=0, mode="constant")[r:-r]
+    return correlate1d(out, _WINDOW, axis=1, mode="constant")[:, r:-r]
+
+
+def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 255.0) -> float:
+    """SSIM of Wang et al. (2004): Gaussian 11x11 sigma 1.5, K1 0.01, K2 0.03, valid, mean of the map."""
+    if a.shape != b.shape:
+        raise SrbenchError(f"SR and HR sizes differ: {a.shape} vs {b.shape}")
+    if min(a.shape) < _WINDOW.size:
+        raise SrbenchError(f"image of size {a.shape[1]}x{a.shape[0]} is smaller than the 11x11 SSIM window")
+    x = a.astype(np.float64)
+    y = b.astype(np.float64)
+    c1 = (0.01 * data_range) ** 2
+    c2 = (0.03 * data_range) ** 2
+    mx, my = _filter_valid(x), _filter_valid(y)
+    mx2, my2, mxy = mx * mx, my * my, mx * my
+    sxx = _filter_valid(x * x) - mx2
+    syy = _filter_valid(y * y) - my2
+    sxy = _filter_valid(x * y) - mxy
+    num = (2 * mxy + c1) * (2 * sxy + c2)
+    den = (mx2 + my2 + c1) * (sxx + syy + c2)
+    return float(np.mean(num / den))
+
+
+class _Fidelity:
+    def __init__(self, protocol, device: str = "cpu"):
+        self.protocol = protocol
+
+
+class PSNR(_Fidelity):
+    def __call__(self, pair: ImagePair) -> float:
+        b = self.protocol.shave_for(pair.scale)
+        return psnr(shave(pair.sr_y, b), shave(pair.hr_y, b))
+
+
+class SSIM(_Fidelity):
+    def __call__(self, pair: ImagePair) -> float:
+        b = self.protocol.shave_for(pair.scale)
+        return ssim(shave(pair.sr_y, b), shave(pair.hr_y, b))
+
+
+class PSNRRGB(_Fidelity):
+    def __call__(self, pair: ImagePair) -> float:
+        if pair.sr is None:
+            raise SrbenchError(f"psnr_rgb needs RGB images; protocol '{self.protocol.name}' is Y-only")
+        b = self.protocol.shave_for(pair.scale)
+        return psnr(shave(pair.sr, b), shave(pair.hr, b))

@@ -1,0 +1,193 @@
+"""Model zoo: cards (``model_zoo/*.toml``) + lazily imported builders.
+
+A card names a builder ``"module:function"`` with the signature
+``build(card: ModelCard, scale: int, pretrained: bool = True) -> torch.nn.Module``. The module it
+returns maps a float tensor N x C x h x w with values in [0, 1] (C = 3 for ``colour = "rgb"``,
+C = 1 for ``colour = "y"``: MATLAB Y / 255) to N x C x (s h) x (s w) in the same units, neither
+clamped nor rounded (the protocol does that). Weights are always loaded with ``strict=True``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from ..assets import Asset
+from ..errors import SrbenchError
+from ..paths import data_dir
+from ..registry import Registry, UnknownNameError, did_you_mean
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    name: str
+    title: str
+    family: str
+    builder: str
+    scales: tuple[int, ...]
+    colour: str  # "rgb" | "y"
+    input_range: str
+    colour_pipeline: str
+    paper: str
+    repo: str
+    commit: str
+    license: str
+    paper_protocol: str
+    aliases: tuple[str, ...] = ()
+    default_scale: int | None = None
+    arch: dict = field(default_factory=dict)
+    weights: dict = field(default_factory=dict)  # "x2" | "all" -> Asset
+    published: tuple = ()  # dicts: dataset, scale, psnr, ssim?, protocol, kind (paper|measured), source
+    complexity: dict = field(default_factory=dict)  # published params / mult-adds
+    same_size: bool = False  # output has the input's size (IMDN-AS, RealSR)
+    notes: str = ""
+    card_file: str = ""
+
+    def weights_for(self, scale: int) -> Asset | None:
+        return self.weights.get(f"x{scale}") or self.weights.get("all")
+
+    def published_for(self, dataset: str, scale: int, kind: str = "paper") -> dict | None:
+        for row in self.published:
+            if row["dataset"] == dataset and row["scale"] == scale and row.get("kind", "paper") == kind:
+                return row
+        return None
+
+    def check_scale(self, scale: int) -> None:
+        if scale not in self.scales:
+            raise SrbenchError(
+                f"model '{self.name}' has no x{scale} weights; it supports "
+                + ", ".join(f"x{s}" for s in self.scales)
+            )
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name, "title": self.title, "family": self.family, "scales": list(self.scales),
+            "colour": self.colour, "input_range": self.input_range, "colour_pipeline": self.colour_pipeline,
+            "paper": self.paper, "repo": self.repo, "commit": self.commit, "license": self.license,
+            "paper_protocol": self.paper_protocol, "aliases": list(self.aliases),
+            "weights": {k: a.to_dict() for k, a in self.weights.items()},
+            "published": list(self.published), "complexity": self.complexity, "notes": self.notes,
+        }
+
+
+def _asset(card_name: str, key: str, w: dict) -> Asset:
+    return Asset(
+        name=f"{card_name} {key} weights",
+        filename=w["file"],
+        url=w["url"],
+        sha256=w["sha256"],
+        size=w.get("size"),
+        license=w.get("license", ""),
+        member=w.get("member"),
+        archive_sha256=w.get("archive_sha256"),
+        archive_size=w.get("archive_size"),
+    )
+
+
+def _card_from_toml(name: str, d: dict, card_file: str) -> ModelCard:
+    weights = {k: _asset(name, k, w) for k, w in d.get("weights", {}).items()}
+    return ModelCard(
+        name=name,
+        title=d.get("title", name),
+        family=d["family"],
+        builder=d["builder"],
+        scales=tuple(d["scales"]),
+        colour=d.get("colour", "rgb"),
+        input_range=d.get("input_range", ""),
+        colour_pipeline=d.get("colour_pipeline", ""),
+        paper=d.get("paper", ""),
+        repo=d.get("repo", ""),
+        commit=d.get("commit", ""),
+        license=d.get("license", ""),
+        paper_protocol=d.get("paper_protocol", "matlab"),
+        aliases=tuple(d.get("aliases", ())),
+        default_scale=d.get("default_scale"),
+        arch=d.get("arch", {}),
+        weights=weights,
+        published=tuple(d.get("published", ())),
+        complexity=d.get("complexity", {}),
+        same_size=d.get("same_size", False),
+        notes=d.get("notes", "").strip(),
+        card_file=card_file,
+    )
+
+
+@lru_cache(maxsize=1)
+def model_registry() -> Registry[ModelCard]:
+    reg: Registry[ModelCard] = Registry("model")
+    for path in sorted(data_dir("model_zoo").glob("*.toml")):
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+        for name, d in doc.get("models", {}).items():
+            reg.register(name, _card_from_toml(name, d, path.name), aliases=tuple(d.get("aliases", ())))
+    return reg
+
+
+def get_card(name: str) -> ModelCard:
+    return model_registry().get(name)
+
+
+def list_models() -> list[str]:
+    return model_registry().names()
+
+
+def build_model(card: ModelCard, scale: int, pretrained: bool = True):
+    """The module for ``card`` at ``scale`` (weights resolved through the asset cache/mirror)."""
+    card.check_scale(scale)
+    module_name, attr = card.builder.split(":")
+    builder = getattr(importlib.import_module(module_name), attr)
+    model = builder(card, scale, pretrained=pretrained)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def load_state_dict_strict(model, state_dict: dict, what: str) -> None:
+    """``load_state_dict(strict=True)`` with a one-line error naming missing/unexpected keys."""
+    import torch
+
+    missing = [k for k in model.state_dict() if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in model.state_dict()]
+    if missing or unexpected:
+        def head(keys):
+            return ", ".join(keys[:4]) + (f" … (+{len(keys) - 4})" if len(keys) > 4 else "")
+        raise SrbenchError(
+            f"{what}: checkpoint does not fit the architecture (missing keys: {head(missing) or 'none'}; "
+            f"unexpected keys: {head(unexpected) or 'none'}); is this the right file for this model?"
+        )
+    own = model.state_dict()
+    for k, v in state_dict.items():
+        if tuple(own[k].shape) != tuple(v.shape):
+            raise SrbenchError(
+                f"{what}: checkpoint tensor '{k}' has shape {tuple(v.shape)}, the architecture expects "
+                f"{tuple(own[k].shape)}; is this the right file for this model/scale?"
+            )
+    model.load_state_dict({k: torch.as_tensor(v) for k, v in state_dict.items()}, strict=True)
+
+
+def load_torch_checkpoint(path, what: str) -> dict:
+    """``torch.load(weights_only=True)`` with a one-line error for corrupt files."""
+    import pickle
+    import zipfile
+
+    import torch
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SrbenchError(f"{what}: {path} is not a readable PyTorch checkpoint ({first}); delete it and fetch it again") from None
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict):
+        raise SrbenchError(f"{what}: {path} does not contain a state_dict")
+    return obj
+
+
+__all__ = [
+    "ModelCard", "get_card", "list_models", "build_model", "load_state_dict_strict",
+    "load_torch_checkpoint", "model_registry", "UnknownNameError", "did_you_mean",
+]

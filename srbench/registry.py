@@ -1,0 +1,84 @@
+"""A small lazy registry (lm-eval / timm style).
+
+Entries are either objects or ``"module:attr"`` strings resolved on first use, so listing names never
+imports optional backends. Unknown names raise a one-line error with near-match suggestions.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from typing import Any, Generic, Iterator, TypeVar
+
+from .errors import SrbenchError
+
+T = TypeVar("T")
+
+
+def did_you_mean(name: str, choices: list[str]) -> str:
+    """' Did you mean: a, b?' for near matches of ``name`` (empty string when none)."""
+    close = difflib.get_close_matches(name.lower(), [c.lower() for c in choices], n=3, cutoff=0.5)
+    lookup = {c.lower(): c for c in choices}
+    return f" Did you mean: {', '.join(lookup[c] for c in close)}?" if close else ""
+
+
+class UnknownNameError(SrbenchError, KeyError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class Registry(Generic[T]):
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._entries: dict[str, Any] = {}
+        self._aliases: dict[str, str] = {}
+
+    def register(self, name: str, obj: Any = None, *, aliases: tuple[str, ...] = ()):
+        """Register ``obj`` (or a ``"module:attr"`` placeholder); usable as a decorator when obj is None."""
+
+        def add(value: Any) -> Any:
+            key = name.lower()
+            if key in self._entries or key in self._aliases:
+                raise ValueError(f"{self.kind} '{name}' is registered twice")
+            self._entries[key] = value
+            for alias in aliases:
+                self._aliases[alias.lower()] = key
+            return value
+
+        return add if obj is None else add(obj)
+
+    def canonical(self, name: str) -> str:
+        key = name.lower()
+        key = self._aliases.get(key, key)
+        if key not in self._entries:
+            raise UnknownNameError(
+                f"unknown {self.kind} '{name}'." + did_you_mean(name, self.names(with_aliases=True))
+                + f" See 'srbench list {self.kind}s'."
+            )
+        return key
+
+    def get(self, name: str) -> T:
+        key = self.canonical(name)
+        value = self._entries[key]
+        if isinstance(value, str) and ":" in value:
+            module_name, attr = value.split(":", 1)
+            value = getattr(importlib.import_module(module_name), attr)
+            self._entries[key] = value
+        return value
+
+    def names(self, with_aliases: bool = False) -> list[str]:
+        out = list(self._entries)
+        if with_aliases:
+            out += list(self._aliases)
+        return out
+
+    def aliases_of(self, name: str) -> list[str]:
+        key = self.canonical(name)
+        return [a for a, k in self._aliases.items() if k == key]
+
+    def __contains__(self, name: str) -> bool:
+        key = name.lower()
+        return key in self._entries or key in self._aliases
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
