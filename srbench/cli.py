@@ -1,0 +1,73 @@
+"""``srbench`` command line: ``main(argv) -> int``; exit 0 ok, 1 regression/failure, 2 bad input.
+
+Each sub-command lives in ``srbench/commands/<name>.py`` with ``add_arguments(parser)`` and
+``run(args) -> int``; modules are imported only for the command that runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from . import __version__
+from .errors import SrbenchError
+
+COMMANDS = {
+    "run": "evaluate models on benchmark sets",
+    "list": "list models, datasets, metrics or protocols",
+    "fetch": "download and verify weights or datasets (cache under SRBENCH_HOME)",
+    "profile": "parameters and Mult-Adds of a model under a named convention",
+    "leaderboard": "regenerate the markdown leaderboards from results",
+    "check": "compare results with a baseline (CI regression gate, exit 1 on drift)",
+    "baseline": "write a baseline file from results",
+    "compare-visual": "one PNG grid of the same crop across models",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse's own convention)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="srbench", description="Faithful, reproducible super-resolution evaluation.")
+    parser.add_argument("--version", action="version", version=f"srbench {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name, help_text in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=name.replace("-", "_"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # Parse once to find the command, then let its module add its own arguments.
+    known, _ = parser.parse_known_args(argv) if argv and argv[0] in COMMANDS else (None, None)
+    if known is not None:
+        module = importlib.import_module(f"srbench.commands.{known._module}")
+        sub_parser = parser._subparsers._group_actions[0].choices[argv[0]]
+        module.add_arguments(sub_parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="srbench: %(message)s",
+        stream=sys.stderr,
+    )
+    module = importlib.import_module(f"srbench.commands.{args._module}")
+    try:
+        return int(module.run(args) or 0)
+    except SrbenchError as exc:
+        print(f"srbench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("srbench: interrupted; results computed so far are saved (rerun with --resume)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
