@@ -1,0 +1,77 @@
+"""``srbench list models|datasets|metrics|protocols``: one line each."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..formatting import render
+from ._common import add_format
+
+KINDS = ("models", "datasets", "metrics", "protocols")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("kind", choices=KINDS, help="what to list")
+    add_format(p)
+
+
+def _models() -> list[dict]:
+    from ..models import get_card, list_models
+
+    rows = []
+    for name in list_models():
+        c = get_card(name)
+        rows.append({
+            "name": c.name, "aliases": ",".join(c.aliases), "scales": ",".join(f"x{s}" for s in c.scales),
+            "colour": c.colour, "paper_protocol": c.paper_protocol, "source": f"{c.repo}@{c.commit[:8]}" if c.commit else c.repo,
+            "license": c.license, "title": c.title,
+        })
+    return rows
+
+
+def _datasets() -> list[dict]:
+    from ..datasets import DATASETS
+
+    return [{"name": n, "aliases": ",".join(DATASETS.aliases_of(n)), "title": DATASETS.get(n).title,
+             "manifest": DATASETS.get(n).manifest or "-", "source": DATASETS.get(n).paper} for n in DATASETS.names()] + [
+        {"name": "folder:PATH", "aliases": "", "title": "any folder of HR images (optional HR/ and LR_bicubic/X{s}/)",
+         "manifest": "-", "source": ""}
+    ]
+
+
+def _metrics() -> list[dict]:
+    from ..metrics import METRICS
+
+    rows = []
+    for n in METRICS.names():
+        m = METRICS.get(n)
+        lo, hi = m.value_range
+        rows.append({"name": n, "better": m.arrow + (" higher" if m.higher_is_better else " lower"),
+                     "reference": "full-reference" if m.needs_reference else "no-reference",
+                     "range": f"[{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]",
+                     "description": m.description})
+    return rows
+
+
+def _protocols() -> list[dict]:
+    from ..protocols import CANONICAL, PROTOCOLS
+
+    rows = []
+    for n in PROTOCOLS.names():
+        p = PROTOCOLS.get(n)
+        rows.append({"name": n + (" (canonical)" if n == CANONICAL else ""), "version": p.version,
+                     "lr": p.lr_resize, "sr": p.sr_rounding, "y": "rounded" if p.y_rounding else "float",
+                     "gray": p.gray, "shave": p.shave, "description": p.description})
+    return rows
+
+
+def run(args) -> int:
+    rows = {"models": _models, "datasets": _datasets, "metrics": _metrics, "protocols": _protocols}[args.kind]()
+    if args.format == "table":
+        # One line each: the name first, then what matters most.
+        for r in rows:
+            vals = list(r.values())
+            print(f"{vals[0]:<14} " + "  ".join(str(v) for v in vals[1:] if v not in ("", None)))
+        return 0
+    print(render(rows, args.format))
+    return 0

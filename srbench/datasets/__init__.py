@@ -1,0 +1,217 @@
+"""Dataset adapters: Set5, Set14, B100, Urban100, DIV2K (validation), any HR folder, and an embedded demo set.
+
+Layouts understood under a data root (``--data-root`` or ``SRBENCH_DATA``, else
+``$SRBENCH_HOME/datasets`` where ``srbench fetch`` puts files):
+- ``<root>/<Set>/HR/*`` with optional ``<root>/<Set>/LR_bicubic/X{s}/``;
+- EDSR's ``<root>/benchmark/<Set>/HR`` and ``.../LR_bicubic/X{s}/<name>x{s}.png``;
+- DIV2K's ``<root>/[DIV2K/]DIV2K_valid_HR`` and ``DIV2K_valid_LR_bicubic/X{s}/0801x{s}.png``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from ..assets import home, sha256_of
+from ..errors import SrbenchError
+from ..io import IMAGE_EXTENSIONS
+from ..paths import data_dir
+from ..registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DatasetCard:
+    name: str
+    title: str
+    dir_names: tuple[str, ...]  # accepted folder names under the data root
+    manifest: str | None  # datasets/<file>.tsv
+    paper: str = ""
+    kind: str = "benchmark"  # benchmark | div2k | folder | demo
+
+
+@dataclass
+class Sample:
+    name: str  # file stem, e.g. "baby"
+    hr_path: Path
+    lr_paths: dict[int, Path] = field(default_factory=dict)  # shipped MATLAB-bicubic LR per scale
+
+
+@dataclass
+class Dataset:
+    card: DatasetCard
+    root: Path  # the HR folder
+    samples: list[Sample]
+    layout: str
+
+    @cached_property
+    def manifest_rows(self) -> dict[str, dict]:
+        return load_manifest(self.card.manifest) if self.card.manifest else {}
+
+    def verify(self) -> dict:
+        """Compare files with the manifest: names, count and sha256 (when pinned)."""
+        rows = self.manifest_rows
+        if not rows:
+            return {"manifest": None, "verified": False}
+        files = {s.hr_path.name: s for s in self.samples}
+        missing = sorted(set(rows) - set(files))
+        extra = sorted(set(files) - set(rows))
+        mismatched = [n for n, r in rows.items() if n in files and r["sha256"] and sha256_of(files[n].hr_path) != r["sha256"]]
+        ok = not (missing or extra or mismatched)
+        if not ok:
+            log.warning(
+                "%s: files differ from the manifest datasets/%s (missing %d, extra %d, sha256 mismatch %d%s); "
+                "numbers are not comparable with published ones",
+                self.card.name, self.card.manifest, len(missing), len(extra), len(mismatched),
+                f": {', '.join((missing + mismatched)[:3])}" if missing or mismatched else "",
+            )
+        return {"manifest": self.card.manifest, "verified": ok, "missing": missing, "extra": extra,
+                "sha256_mismatch": mismatched}
+
+
+def load_manifest(file: str) -> dict[str, dict]:
+    path = data_dir("datasets") / file
+    rows: dict[str, dict] = {}
+    header = None
+    for line in path.read_text().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        cols = line.split("\t")
+        if header is None:
+            header = cols
+            continue
+        row = dict(zip(header, cols))
+        rows[row["file"]] = row
+    return rows
+
+
+DATASETS: Registry[DatasetCard] = Registry("dataset")
+for _card, _aliases in [
+    (DatasetCard("set5", "Set5", ("Set5",), "set5.tsv", "Bevilacqua et al., BMVC 2012"), ()),
+    (DatasetCard("set14", "Set14", ("Set14",), "set14.tsv", "Zeyde et al., Curves and Surfaces 2010"), ()),
+    (DatasetCard("b100", "B100", ("B100", "BSD100", "BSDS100"), "b100.tsv", "Martin et al., ICCV 2001"), ("bsd100",)),
+    (DatasetCard("urban100", "Urban100", ("Urban100",), "urban100.tsv", "Huang et al., CVPR 2015"), ()),
+    (DatasetCard("div2k", "DIV2K validation (0801-0900)", ("DIV2K",), "div2k.tsv",
+                 "Agustsson & Timofte, CVPRW 2017", kind="div2k"), ("div2k-val",)),
+    (DatasetCard("demo", "Embedded demo set (scikit-image's bundled photographs)", (), None,
+                 "scikit-image data: astronaut, coffee, chelsea, camera (grey), rocket", kind="demo"), ()),
+]:
+    DATASETS.register(_card.name, _card, aliases=_aliases)
+
+# scikit-image ships these photographs inside its wheel: an offline default needing no download.
+DEMO_FILES = ("astronaut.png", "coffee.png", "chelsea.png", "camera.png", "rocket.jpg")
+
+
+def default_root() -> Path:
+    return Path(os.environ.get("SRBENCH_DATA") or home() / "datasets")
+
+
+def _images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+
+
+def _find_dir(parent: Path, names: tuple[str, ...]) -> Path | None:
+    if not parent.is_dir():
+        return None
+    lower = {n.lower() for n in names}
+    for child in sorted(parent.iterdir()):
+        if child.is_dir() and child.name.lower() in lower:
+            return child
+    return None
+
+
+def _lr_for(lr_root: Path | None, stem: str, scales=(2, 3, 4)) -> dict[int, Path]:
+    """Shipped LR files: ``X{s}/<stem>x{s}.<ext>`` (EDSR/DIV2K) or ``X{s}/<stem>.<ext>``."""
+    out: dict[int, Path] = {}
+    if lr_root is None:
+        return out
+    for s in scales:
+        folder = _find_dir(lr_root, (f"X{s}", f"x{s}"))
+        if folder is None:
+            continue
+        for cand in (f"{stem}x{s}", stem):
+            for ext in (".png", ".bmp"):
+                if (folder / (cand + ext)).is_file():
+                    out[s] = folder / (cand + ext)
+                    break
+            if s in out:
+                break
+    return out
+
+
+def _from_hr_dir(card: DatasetCard, hr_dir: Path, lr_root: Path | None, layout: str) -> Dataset:
+    images = _images(hr_dir)
+    if not images:
+        raise SrbenchError(f"{card.name}: no images in {hr_dir}; put the HR images there (srbench fetch --dataset {card.name})")
+    samples = [Sample(p.stem, p, _lr_for(lr_root, p.stem)) for p in images]
+    return Dataset(card, hr_dir, samples, layout)
+
+
+def _benchmark(card: DatasetCard, root: Path) -> Dataset:
+    for parent, layout in ((root, "<root>/<Set>/HR"), (root / "benchmark", "EDSR benchmark/<Set>/HR")):
+        set_dir = _find_dir(parent, card.dir_names)
+        if set_dir is None:
+            continue
+        hr = _find_dir(set_dir, ("HR", "GTmod12", "GT"))
+        if hr is not None:
+            return _from_hr_dir(card, hr, _find_dir(set_dir, ("LR_bicubic", "LR")), layout)
+        if _images(set_dir):  # a flat folder of HR images
+            return _from_hr_dir(card, set_dir, None, "<root>/<Set>/*")
+    raise SrbenchError(
+        f"dataset '{card.name}' not found under {root} (looked for {card.dir_names[0]}/HR and "
+        f"benchmark/{card.dir_names[0]}/HR); pass --data-root, set SRBENCH_DATA or run 'srbench fetch --dataset {card.name}'"
+    )
+
+
+def _div2k(card: DatasetCard, root: Path) -> Dataset:
+    for base in (root, root / "DIV2K"):
+        hr = _find_dir(base, ("DIV2K_valid_HR",))
+        if hr is not None:
+            ds = _from_hr_dir(card, hr, _find_dir(base, ("DIV2K_valid_LR_bicubic",)), "DIV2K_valid_HR")
+            # The benchmark split is the validation set 0801-0900 only.
+            ds.samples = [s for s in ds.samples if s.name.isdigit() and 801 <= int(s.name) <= 900]
+            if not ds.samples:
+                raise SrbenchError(f"div2k: no files 0801-0900 in {hr}")
+            return ds
+    raise SrbenchError(
+        f"DIV2K not found under {root} (looked for DIV2K_valid_HR and DIV2K/DIV2K_valid_HR); "
+        "download DIV2K_valid_HR.zip from data.vision.ee.ethz.ch/cvl/DIV2K and unzip it there"
+    )
+
+
+def _demo(card: DatasetCard) -> Dataset:
+    try:
+        import skimage.data
+    except ImportError:
+        raise SrbenchError("the demo set needs scikit-image (pip install scikit-image)") from None
+    folder = Path(skimage.data.__file__).parent
+    samples = [Sample(Path(f).stem, folder / f) for f in DEMO_FILES if (folder / f).is_file()]
+    if not samples:
+        raise SrbenchError(f"scikit-image's bundled images are missing from {folder}")
+    return Dataset(card, folder, samples, "scikit-image bundled data")
+
+
+def open_dataset(name: str, data_root: str | Path | None = None) -> Dataset:
+    """Resolve ``name`` (a registered set or ``folder:PATH``) to its samples."""
+    if name.lower().startswith("folder:"):
+        path = Path(name.split(":", 1)[1]).expanduser()
+        if not path.is_dir():
+            raise SrbenchError(f"folder '{path}' does not exist or is not a directory")
+        hr = _find_dir(path, ("HR",)) or path
+        card = DatasetCard(f"folder:{path}", path.name, (), None, kind="folder")
+        return _from_hr_dir(card, hr, _find_dir(path, ("LR_bicubic",)), "folder")
+    card = DATASETS.get(name)
+    if card.kind == "demo":
+        return _demo(card)
+    root = Path(data_root).expanduser() if data_root else default_root()
+    if not root.is_dir():
+        raise SrbenchError(f"data root {root} does not exist; pass --data-root DIR or set SRBENCH_DATA")
+    return _div2k(card, root) if card.kind == "div2k" else _benchmark(card, root)
+
+
+def list_datasets() -> list[str]:
+    return DATASETS.names()
