@@ -11,7 +11,7 @@ KINDS = ("models", "datasets", "metrics", "protocols")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("kind", choices=KINDS, help="what to list")
+    p.add_argument("kind", metavar="{models,datasets,metrics,protocols}", help="what to list")
     add_format(p)
 
 
@@ -66,6 +66,11 @@ def _protocols() -> list[dict]:
 
 
 def run(args) -> int:
+    if args.kind not in KINDS:
+        from ..errors import SrbenchError
+        from ..registry import did_you_mean
+
+        raise SrbenchError(f"cannot list '{args.kind}'; choose models, datasets, metrics or protocols." + did_you_mean(args.kind, list(KINDS)))
     rows = {"models": _models, "datasets": _datasets, "metrics": _metrics, "protocols": _protocols}[args.kind]()
     if args.format == "table":
         # One line each: the name first, then what matters most.

@@ -1,0 +1,121 @@
+"""The command line: outputs, result files, exit codes and interruption/resume."""
+
+import csv
+import io
+import json
+
+import pytest
+
+from srbench import evaluate as evaluate_module
+from srbench.cli import main
+
+SET5_ARGS = ["--set", "set5", "--scale", "2"]
+
+
+@pytest.fixture
+def run(capsys, datasets_root, tmp_path):
+    def _run(*args, out=None):
+        rc = main(["run", "--model", "bicubic", "--data-root", str(datasets_root), "--out", str(out or tmp_path / "res"), *args])
+        captured = capsys.readouterr()
+        return rc, captured.out, captured.err
+    return _run
+
+
+def test_json_output_schema(run):
+    rc, out, _ = run(*SET5_ARGS, "--format", "json")
+    assert rc == 0
+    doc = json.loads(out)["results"][0]
+    assert {"model", "dataset", "scale", "protocol", "metrics", "n_images", "images", "provenance", "timings"} <= set(doc)
+    assert doc["model"] == "bicubic" and doc["dataset"] == "set5" and doc["scale"] == 2 and doc["n_images"] == 5
+    assert {"name", "version", "luma", "gray", "shave", "sr_rounding", "y_rounding", "lr_resize", "resize_kernel"} <= set(doc["protocol"])
+    assert {"srbench_version", "git_hash", "torch_version", "device", "dtype", "weights"} <= set(doc["provenance"])
+    assert set(doc["metrics"]) == {"psnr", "ssim"}
+    # The set value is the mean of per-image values.
+    assert doc["metrics"]["psnr"] == pytest.approx(sum(i["psnr"] for i in doc["images"]) / 5, abs=1e-12)
+
+
+def test_result_file_written_per_model_set_scale(run, tmp_path):
+    rc, _, _ = run("--set", "set5", "--scale", "2,4", out=tmp_path / "o")
+    assert rc == 0
+    files = sorted(p.name for p in (tmp_path / "o").glob("*.json"))
+    assert files == ["bicubic__set5__x2__matlab.json", "bicubic__set5__x4__matlab.json"]
+    assert not list((tmp_path / "o").glob("*.partial.jsonl"))
+
+
+def test_csv_and_markdown_and_table(run):
+    rc, out, _ = run(*SET5_ARGS, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rc == 0 and rows[0]["model"] == "bicubic" and float(rows[0]["psnr ↑"]) > 30
+    rc, out, _ = run(*SET5_ARGS, "--format", "markdown")
+    assert out.startswith("| model") and "psnr ↑" in out
+    rc, out, _ = run(*SET5_ARGS)
+    assert "bicubic" in out and "set5" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "set55"], "unknown dataset 'set55'. Did you mean: set5"),
+    (["--set", "set5", "--scale", "8"], "no x8 weights"),
+    (["--set", "set5", "--metrics", "pnsr"], "unknown metric 'pnsr'. Did you mean: psnr"),
+    (["--set", "set5", "--protocol", "matlba"], "unknown protocol 'matlba'. Did you mean: matlab"),
+    (["--set", "set5", "--scale", "two"], "bad scale"),
+    (["--set", "set5", "--protocol", "fsrcnn"], "Y-only"),
+])
+def test_bad_input_exit_2_one_line(run, args, message):
+    rc, out, err = run(*args)
+    assert rc == 2 and out == ""
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_unknown_model_suggests(capsys):
+    assert main(["run", "--model", "bicubc", "--set", "set5"]) == 2
+    assert "Did you mean: bicubic?" in capsys.readouterr().err
+
+
+def test_missing_data_root(capsys, tmp_path):
+    assert main(["run", "--model", "bicubic", "--set", "set5", "--scale", "2", "--data-root", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_interrupt_keeps_finished_images_and_resume_completes(run, monkeypatch, tmp_path):
+    real = evaluate_module.evaluate_image
+    calls = []
+
+    def flaky(ctx, sample):
+        calls.append(sample.name)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(ctx, sample)
+
+    monkeypatch.setattr(evaluate_module, "evaluate_image", flaky)
+    rc, _, err = run(*SET5_ARGS, out=tmp_path / "r")
+    assert rc == 130 and "--resume" in err
+    journal = tmp_path / "r" / "bicubic__set5__x2__matlab.partial.jsonl"
+    assert len(journal.read_text().splitlines()) == 2  # the two finished images are on disk
+
+    calls.clear()
+    def counting(ctx, sample):
+        calls.append(sample.name)
+        return real(ctx, sample)
+
+    monkeypatch.setattr(evaluate_module, "evaluate_image", counting)
+    rc, out, _ = run(*SET5_ARGS, "--resume", "--format", "json", out=tmp_path / "r")
+    assert rc == 0 and len(calls) == 3  # only the three missing images were computed
+    resumed = json.loads(out)["results"][0]
+    monkeypatch.setattr(evaluate_module, "evaluate_image", real)
+    rc, out, _ = run(*SET5_ARGS, "--format", "json", out=tmp_path / "fresh")
+    assert json.loads(out)["results"][0]["metrics"] == resumed["metrics"]
+    assert not journal.exists()
+
+
+@pytest.mark.parametrize("kind, expected", [
+    ("models", "bicubic"), ("datasets", "urban100"), ("metrics", "lpips"), ("protocols", "fsrcnn"),
+])
+def test_list(capsys, kind, expected):
+    assert main(["list", kind]) == 0
+    out = capsys.readouterr().out
+    assert expected in out and all(line.strip() for line in out.splitlines())
+
+
+def test_list_unknown_kind_exit_2(capsys):
+    assert main(["list", "modles"]) == 2
+    assert "Did you mean: models?" in capsys.readouterr().err
