@@ -1,0 +1,218 @@
+"""Parameters and Mult-Adds of a model, counted on the real module (SPEC §4).
+
+Mult-Adds (MACs) follow the convention behind the SR literature's tables: every convolution whose
+weight is a learnable parameter costs ``k*k*Cin/groups*Cout`` per output pixel; a transposed
+convolution is counted per **HR output pixel** (``k*k*Cin*Cout/groups``; the convention behind
+FSRCNN's 6.0/5.0/4.6 G). Bias, activations, adds, concat, PixelShuffle/DepthToSpace, interpolation
+and fixed (buffer) convolutions such as MeanShift or FALSR's colour conv count 0. Matrix products
+(none in the zoo) count their MACs. Anything computed outside torch (numpy, PIL) is invisible.
+
+The count comes from ``torch.utils.flop_counter.FlopCounterMode`` with a ``custom_mapping`` for the
+convolution op. The stock counter runs alongside and gives the *true* FLOPs (2 x MACs, transposed
+conv per input pixel, fixed convs included), reported as such.
+
+Convolutions with "same" padding cost the same per output pixel everywhere, so the count is exact
+at any size: it is taken at four small probe sizes and fitted exactly as ``a*h*w + b*h + c*w + d``
+(``b = c = d = 0`` for the whole zoo), then evaluated at the convention's input size, which may be
+fractional (x3 at 720p: 426.67 x 240 = 102,400 LR pixels).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from fractions import Fraction
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode, flop_registry
+
+from .errors import SrbenchError
+
+HR720 = (720, 1280)  # (height, width) of the HR output
+LR480 = (480, 480)
+
+CONVENTIONS = {
+    "hr720": "input sized so that the HR output is 1280x720 (LR 1280/s x 720/s, fractional at x3); "
+             "same-size models: the 1280x720 image itself",
+    "lr480": "480x480 LR input (NAS papers); equals hr720 at x2 only",
+}
+
+MACS_RULE = ("learnable conv/depthwise/grouped conv weights only, k*k*Cin/groups*Cout per output pixel; "
+             "transposed conv per HR output pixel; bias, activations, adds, concat, pixel shuffle, "
+             "interpolation, fixed (buffer) convs and ops outside torch count 0")
+FLOPS_RULE = ("torch.utils.flop_counter.FlopCounterMode as is: 2 x MACs, transposed conv per input pixel, "
+              "fixed convs included, ops outside torch invisible")
+
+_PROBE = 8  # probe sizes (8|16) x (8|16): multiples of 4 (IMDN-AS) and cheap on CPU
+_CONV_OPS = (torch.ops.aten.convolution, torch.ops.aten._convolution)
+
+
+def _counted(module: torch.nn.Module) -> list[torch.nn.Parameter]:
+    """The parameters that count: all registered ``nn.Parameter``s, except frozen ones when the
+    module mixes trainable and frozen (EDSR-style MeanShift). ``build_model`` freezes everything for
+    inference, so an all-frozen module counts all its parameters. srbench's ports register fixed
+    transforms (MeanShift, FALSR's colour conv) as buffers, which never count."""
+    params = list(module.parameters())  # shared parameters (CARN-M) appear once
+    trainable = [p for p in params if p.requires_grad]
+    return trainable if trainable else params
+
+
+def count_params(module: torch.nn.Module) -> int:
+    """Learnable parameters (PReLU slopes included; buffers and frozen MeanShift convs excluded)."""
+    return sum(p.numel() for p in _counted(module))
+
+
+def count_weights(module: torch.nn.Module) -> int:
+    """Kernel entries only (parameters with 2+ dims): no biases, no PReLU slopes. FSRCNN's
+    published 12,464 counts these."""
+    return sum(p.numel() for p in _counted(module) if p.dim() >= 2)
+
+
+def _mapping(weight_ptrs: set[int]) -> dict:
+    """``custom_mapping`` giving MACs under srbench's convention (raw tensors, not shapes)."""
+
+    def conv_macs(x, w, bias, stride, padding, dilation, transposed, *rest, out_val=None, **kwargs):
+        # aten.convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding,
+        # groups). weight is (Cout, Cin/g, k, k), or (Cin, Cout/g, k, k) when transposed: either way
+        # prod(weight) = k*k*Cin/g*Cout, charged per output pixel (the HR pixel for a deconv).
+        if w.untyped_storage().data_ptr() not in weight_ptrs:
+            return 0  # a fixed transform (MeanShift, colour conv), not a network weight
+        return out_val.shape[0] * math.prod(out_val.shape[2:]) * math.prod(w.shape)
+
+    conv_macs._get_raw = True  # FlopCounterMode passes tensors instead of shapes
+
+    def halved(stock):
+        def macs(*args, out_val=None, **kwargs):
+            return stock(*args, out_val=out_val, **kwargs) // 2  # stock entries count FLOPs = 2 MACs
+
+        macs._get_raw = True  # the stock entry unwraps the tensors itself
+        return macs
+
+    mapping = {op: halved(f) for op, f in flop_registry.items()}
+    mapping.update({op: conv_macs for op in _CONV_OPS})
+    return mapping
+
+
+def count_at(module: torch.nn.Module, height: int, width: int, channels: int = 3,
+             dtype: torch.dtype = torch.float32) -> tuple[int, int, tuple[int, ...]]:
+    """(MACs under the convention, true FLOPs, output shape) of one forward pass on a random
+    ``1 x channels x height x width`` input in [0, 1] (on CPU)."""
+    ptrs = {p.untyped_storage().data_ptr() for p in _counted(module)}
+    x = torch.rand(1, channels, height, width, dtype=dtype, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        with FlopCounterMode(display=False) as stock, FlopCounterMode(display=False, custom_mapping=_mapping(ptrs)) as conv:
+            y = module(x)
+    return conv.get_total_flops(), stock.get_total_flops(), tuple(y.shape)
+
+
+def count_ops(module: torch.nn.Module, height, width, channels: int = 3, dtype: torch.dtype = torch.float32,
+              probe: int = _PROBE) -> dict:
+    """MACs and true FLOPs for an input of ``height x width`` (may be fractional, e.g. Fraction(1280, 3)).
+
+    Counted at probes (p|2p) x (p|2p) and fitted exactly as a*h*w + b*h + c*w + d per quantity.
+    ``per_pixel`` is True when b = c = d = 0 (every op scales with the pixel count).
+    """
+    counts = {(h, w): count_at(module, h, w, channels, dtype) for h in (probe, 2 * probe) for w in (probe, 2 * probe)}
+    h0, w0, h1, w1 = probe, probe, 2 * probe, 2 * probe
+    H, W = Fraction(height), Fraction(width)
+    out, per_pixel = {}, True
+    for i, key in enumerate(("macs", "flops_true")):
+        f00, f10, f01, f11 = (counts[k][i] for k in ((h0, w0), (h1, w0), (h0, w1), (h1, w1)))
+        a = Fraction(f11 - f10 - f01 + f00, (h1 - h0) * (w1 - w0))
+        b = Fraction(f10 - f00, h1 - h0) - a * w0
+        c = Fraction(f01 - f00, w1 - w0) - a * h0
+        d = f00 - a * h0 * w0 - b * h0 - c * w0
+        per_pixel &= b == c == d == 0
+        out[key] = round(a * H * W + b * H + c * W + d)
+    out_shape = counts[(h0, w0)][2]
+    out["out_per_in"] = (Fraction(out_shape[-2], h0), Fraction(out_shape[-1], w0))
+    out["per_pixel"] = per_pixel
+    return out
+
+
+def _fmt_len(v: Fraction) -> str:
+    return str(v.numerator) if v.denominator == 1 else f"{float(v):.2f}"
+
+
+def build_for_counting(card, scale: int) -> torch.nn.Module:
+    """The randomly initialised module of ``card`` at ``scale``, straight from its builder (so
+    ``requires_grad`` is as the port set it); never touches weights or the network."""
+    card.check_scale(scale)
+    module_name, attr = card.builder.split(":")
+    model = getattr(importlib.import_module(module_name), attr)(card, scale, pretrained=False)
+    return model.eval()
+
+
+def _published(card, scale: int, convention: str) -> tuple:
+    """(params, Mult-Adds in G) published for this card/scale/convention, from ``card.complexity``.
+
+    Accepted shapes: ``params`` / ``mult_adds_g`` as a number or a table keyed ``x2``..., and
+    ``mult_adds_convention`` (default ``hr720``) naming the convention of the published figure.
+    """
+    c = card.complexity or {}
+
+    def pick(v):
+        if isinstance(v, dict):
+            v = v.get(f"x{scale}", v.get(str(scale)))
+        return v
+
+    params = pick(c.get("params"))
+    macs = pick(c.get("mult_adds_g"))
+    if c.get("mult_adds_convention", "hr720") != convention:
+        macs = None
+    return params, macs
+
+
+def profile(card, scale: int, convention: str = "hr720") -> dict:
+    """Parameters, Mult-Adds (convention ``hr720`` or ``lr480``) and true FLOPs of ``card`` at ``scale``,
+    with the published figures from ``card.complexity`` beside them. JSON-serialisable."""
+    if convention not in CONVENTIONS:
+        raise SrbenchError(f"unknown convention '{convention}': use " + " or ".join(CONVENTIONS))
+    model = build_for_counting(card, scale)
+    channels = 1 if card.colour == "y" else 3
+    if card.same_size:
+        # The model restores an image at its own size: at 720p its input *is* the 1280x720 image.
+        h, w = (Fraction(v) for v in (HR720 if convention == "hr720" else LR480))
+    elif convention == "hr720":
+        h, w = Fraction(HR720[0], scale), Fraction(HR720[1], scale)
+    else:
+        h, w = (Fraction(v) for v in LR480)
+    dtype = torch.float64 if getattr(model, "wants_float64", False) else torch.float32
+    ops = count_ops(model, h, w, channels, dtype)
+    ry, rx = ops["out_per_in"]
+    expected = (1, 1) if card.same_size else (scale, scale)
+    if (ry, rx) != expected:
+        raise SrbenchError(f"model '{card.name}' x{scale}: output is {ry}x{rx} the input size, expected {expected[0]}x")
+    params = count_params(model)
+    pub_params, pub_macs = _published(card, scale, convention)
+    notes = []
+    if params == 0:
+        notes.append("no learnable parameters: not a network; work done outside torch (numpy) is not counted, "
+                     "true FLOPs n/a")
+    if not ops["per_pixel"]:
+        notes.append("op count has boundary terms (not strictly per pixel); evaluated exactly at the input size")
+    no_net = params == 0
+    return {
+        "model": card.name,
+        "scale": scale,
+        "convention": convention,
+        "convention_description": CONVENTIONS[convention],
+        "input": f"{_fmt_len(w)}x{_fmt_len(h)}",
+        "input_pixels": round(h * w),
+        "input_channels": channels,
+        "output": f"{_fmt_len(w * rx)}x{_fmt_len(h * ry)}",
+        "params": params,
+        "params_weights_only": count_weights(model),
+        "params_published": pub_params,
+        "macs": ops["macs"],
+        "macs_g": ops["macs"] / 1e9,
+        "macs_published_g": pub_macs,
+        "macs_rule": MACS_RULE,
+        "flops_true": None if no_net else ops["flops_true"],
+        "flops_true_g": None if no_net else ops["flops_true"] / 1e9,
+        "flops_true_rule": FLOPS_RULE,
+        "notes": "; ".join(notes),
+    }
+
+
+__all__ = ["CONVENTIONS", "count_params", "count_weights", "count_at", "count_ops", "build_for_counting", "profile"]
