@@ -1,0 +1,120 @@
+"""Quality-vs-cost plots (PNG and SVG): PSNR and LPIPS against Mult-Adds and params, Pareto front."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+COSTS = {"macs_g": "Mult-Adds (G, hr720)", "params": "Params (K)"}
+QUALITY = ("psnr", "lpips")
+
+
+@dataclass(frozen=True)
+class PlotSpec:
+    protocol: str
+    scale: int
+    dataset: str
+    metric: str
+    cost: str
+
+    @property
+    def stem(self) -> str:
+        cost = "multadds" if self.cost == "macs_g" else "params"
+        return f"plots/{self.protocol.split('@')[0]}_x{self.scale}_{self.dataset}_{self.metric}_vs_{cost}"
+
+    @property
+    def png(self) -> str:
+        return self.stem + ".png"
+
+
+def plot_specs(table) -> list[PlotSpec]:
+    from .leaderboard import _metrics, _sets
+
+    metrics = [m for m in QUALITY if m in _metrics(table)]
+    return [PlotSpec(table.protocol, table.scale, s, m, c) for s in _sets(table) for m in metrics for c in COSTS]
+
+
+def pareto_front(points: list[tuple[float, float]], higher_is_better: bool) -> list[int]:
+    """Indices of points not dominated by another with lower-or-equal cost and better-or-equal quality."""
+    front = []
+    for i, (c, q) in enumerate(points):
+        dominated = False
+        for j, (c2, q2) in enumerate(points):
+            if j == i:
+                continue
+            better = q2 >= q if higher_is_better else q2 <= q
+            strictly = (c2 < c) or (q2 > q if higher_is_better else q2 < q)
+            if c2 <= c and better and strictly:
+                dominated = True
+                break
+        if not dominated:
+            front.append(i)
+    return sorted(front, key=lambda i: points[i][0])
+
+
+def _points(table, spec: PlotSpec):
+    from .leaderboard import _complexity
+
+    pts, baseline = [], None
+    for (model, ds), doc in sorted(table.docs.items()):
+        if ds != spec.dataset or spec.metric not in doc["metrics"]:
+            continue
+        value = doc["metrics"][spec.metric]
+        cost = (_complexity([doc]) or {}).get(spec.cost)
+        if model == "bicubic" or not cost:
+            baseline = (model, value) if model == "bicubic" else baseline
+            continue
+        if spec.cost == "params":
+            cost = cost / 1e3
+        pts.append((model, cost, value))
+    return pts, baseline
+
+
+def draw(table, spec: PlotSpec, out_dir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .leaderboard import METRIC_TITLES, SET_TITLES
+    from .metrics import get_metric
+
+    plt.rcParams["svg.hashsalt"] = "srbench"  # stable SVG ids
+    pts, baseline = _points(table, spec)
+    hib = get_metric(spec.metric).higher_is_better
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=110)
+    if pts:
+        xs = [p[1] for p in pts]
+        ys = [p[2] for p in pts]
+        front = pareto_front([(p[1], p[2]) for p in pts], hib)
+        ax.scatter(xs, ys, color="#8899aa", zorder=2, label="model")
+        ax.plot([xs[i] for i in front], [ys[i] for i in front], "-o", color="#d62728", zorder=3,
+                label="Pareto front")
+        for name, x, y in pts:
+            ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.set_xscale("log")
+    if baseline is not None:
+        ax.axhline(baseline[1], color="#555555", ls="--", lw=1, label="bicubic")
+    ax.set_xlabel(COSTS[spec.cost])
+    ax.set_ylabel(f"{METRIC_TITLES[spec.metric]} {get_metric(spec.metric).arrow}")
+    ax.set_title(f"{SET_TITLES.get(spec.dataset, spec.dataset)} x{spec.scale} — protocol {spec.protocol}")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right" if hib else "upper right")
+    fig.tight_layout()
+    out = []
+    for ext in (".png", ".svg"):
+        path = out_dir / (spec.stem + ext)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, metadata={"Date": None} if ext == ".svg" else {"Software": None})
+        out.append(path)
+    plt.close(fig)
+    return out
+
+
+def draw_all(tables, out_dir: Path) -> list[Path]:
+    written = []
+    for t in tables:
+        for spec in plot_specs(t):
+            written += draw(t, spec, out_dir)
+    return written
