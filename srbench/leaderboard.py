@@ -12,7 +12,6 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
-from . import __version__
 from .metrics import get_metric
 
 SET_ORDER = ["set5", "set14", "b100", "urban100", "div2k"]

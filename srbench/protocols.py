@@ -74,6 +74,23 @@ PROTOCOLS.register(
     aliases=("canonical",),
 )
 PROTOCOLS.register(
+    "rounded-y",
+    Protocol(
+        name="rounded-y",
+        version="1",
+        description="matlab with Y rounded to uint8 (rgb2ycbcr on uint8 images; IMDN's test_IMDN.py): about -0.09 dB at x2",
+        source="Zheng222/IMDN@8f158e6a test_IMDN.py (utils.rgb2ycbcr on uint8)",
+        lr_source="dataset-or-generated",
+        lr_resize="uint8",
+        pipeline="rgb",
+        sr_rounding="round",
+        luma=BT601,
+        y_rounding=True,
+        gray="as-y",
+        shave="scale",
+    ),
+)
+PROTOCOLS.register(
     "vdsr",
     Protocol(
         name="vdsr",

@@ -48,9 +48,10 @@ class ModelCard:
     def weights_for(self, scale: int) -> Asset | None:
         return self.weights.get(f"x{scale}") or self.weights.get("all")
 
-    def published_for(self, dataset: str, scale: int, kind: str = "paper") -> dict | None:
+    def published_for(self, dataset: str, scale: int, kind: str = "paper", protocol: str | None = None) -> dict | None:
         for row in self.published:
-            if row["dataset"] == dataset and row["scale"] == scale and row.get("kind", "paper") == kind:
+            if (row["dataset"] == dataset and row["scale"] == scale and row.get("kind", "paper") == kind
+                    and (protocol is None or row.get("protocol") == protocol)):
                 return row
         return None
 

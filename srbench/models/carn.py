@@ -174,6 +174,6 @@ def build(card, scale: int, pretrained: bool = True) -> nn.Module:
             raise SrbenchError(f"model '{card.name}' has no weights for x{scale}")
         state = load_torch_checkpoint(resolve(asset), asset.name)
         # Keys are the official ones; a DataParallel "module." prefix, if any, is dropped.
-        state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+        state = {k.removeprefix("module."): v for k, v in state.items()}
         load_state_dict_strict(model, state, asset.name)
     return model

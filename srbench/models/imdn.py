@@ -178,7 +178,7 @@ VARIANTS = {"imdn": IMDN, "imdn_as": IMDN_AS, "imdn_rtc": IMDN_RTC}
 
 def _strip_module(state: dict) -> dict:
     # Checkpoints saved from nn.DataParallel prefix every key with "module.".
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+    return {k.removeprefix("module."): v for k, v in state.items()}
 
 
 def build(card, scale: int, pretrained: bool = True) -> nn.Module:

@@ -1,5 +1,5 @@
 """TPSR (Lee et al., ECCV 2020, "Journey Towards Tiny Perceptual Super-Resolution"), ported from
-royson/tpsr@7644081 (the NAS-found generator, n_feats 16).
+royson/tpsr@76440813 (the NAS-found generator, n_feats 16).
 
 The network works on RGB in [0, 255] (EDSR-style MeanShift with rgb_range 255); :class:`TPSRWrapper`
 scales srbench's [0, 1] input up and the output back down. The three released x4 weights (NOGAN,
@@ -121,6 +121,6 @@ def build(card, scale: int, pretrained: bool = True) -> nn.Module:
             raise SrbenchError(f"model '{card.name}' has no x{scale} weights (TPSR was released at x4 only)")
         state = load_torch_checkpoint(resolve(asset), asset.name)
         # The official loader used strict=False; the released files do load strictly.
-        state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+        state = {k.removeprefix("module."): v for k, v in state.items()}
         load_state_dict_strict(model, state, asset.name)
     return model
