@@ -115,13 +115,33 @@ def _card_from_toml(name: str, d: dict, card_file: str) -> ModelCard:
     )
 
 
+def card_files() -> list:
+    """srbench's own cards, then any in the folders of ``SRBENCH_ZOO_PATH`` (a model author's cards)."""
+    import os
+    from pathlib import Path
+
+    files = sorted(data_dir("model_zoo").glob("*.toml"))
+    for folder in os.environ.get("SRBENCH_ZOO_PATH", "").split(os.pathsep):
+        if folder:
+            if not Path(folder).is_dir():
+                raise SrbenchError(f"SRBENCH_ZOO_PATH names {folder}, which is not a directory")
+            files += sorted(Path(folder).glob("*.toml"))
+    return files
+
+
 @lru_cache(maxsize=1)
 def model_registry() -> Registry[ModelCard]:
     reg: Registry[ModelCard] = Registry("model")
-    for path in sorted(data_dir("model_zoo").glob("*.toml")):
-        with open(path, "rb") as fh:
-            doc = tomllib.load(fh)
+    for path in card_files():
+        try:
+            with open(path, "rb") as fh:
+                doc = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise SrbenchError(f"model card {path}: invalid TOML ({exc})") from None
         for name, d in doc.get("models", {}).items():
+            missing = [k for k in ("family", "builder", "scales") if k not in d]
+            if missing:
+                raise SrbenchError(f"model card {path}: model '{name}' lacks {', '.join(missing)}")
             reg.register(name, _card_from_toml(name, d, path.name), aliases=tuple(d.get("aliases", ())))
     return reg
 
