@@ -123,9 +123,9 @@ register(
 register(
     MetricSpec(
         "lpips", False, True, (0.0, 1.0), "",
-        "LPIPS v0.1 (AlexNet), official lpips package, RGB in [-1, 1]",
+        "LPIPS v0.1 (AlexNet), official lpips package, torchvision ImageNet backbone, RGB in [-1, 1]",
         "srbench.metrics.lpips:LPIPSAlex",
-        {"net": "alex", "version": "0.1", "shave": "protocol.lpips_shave"},
+        {"net": "alex", "version": "0.1", "shave": "protocol.lpips_shave", "input": "uint8 / 127.5 - 1"},
         needs_rgb=True,
     ),
     aliases=("lpips_alex",),
@@ -133,16 +133,16 @@ register(
 register(
     MetricSpec(
         "lpips_vgg", False, True, (0.0, 1.0), "",
-        "LPIPS v0.1 (VGG16), official lpips package, RGB in [-1, 1]",
+        "LPIPS v0.1 (VGG16), official lpips package, torchvision ImageNet backbone, RGB in [-1, 1]",
         "srbench.metrics.lpips:LPIPSVGG",
-        {"net": "vgg", "version": "0.1", "shave": "protocol.lpips_shave"},
+        {"net": "vgg", "version": "0.1", "shave": "protocol.lpips_shave", "input": "uint8 / 127.5 - 1"},
         needs_rgb=True,
     ),
 )
 register(
     MetricSpec(
         "niqe", False, False, (0.0, None), "",
-        "NIQE (Mittal et al. 2013, official release parameters), PIRM-2018 input",
+        "NIQE (Mittal et al. 2013, official release modelparameters.mat), PIRM-2018 input, float64",
         "srbench.metrics.niqe:NIQE",
         {"input": "protocol.nr_luma", "shave": "protocol.nr_shave", "block": 96},
     ),
@@ -150,7 +150,7 @@ register(
 register(
     MetricSpec(
         "ma", True, False, (0.0, 10.0), "",
-        "Ma et al. (NRQM) no-reference score, authors' regression-forest model",
+        "Ma et al. (NRQM) no-reference score, authors' regression-forest model.mat (not bundled)",
         "srbench.metrics.ma:Ma",
         {"input": "protocol.nr_luma", "shave": "protocol.nr_shave"},
     ),

@@ -1,0 +1,225 @@
+"""NIQE (Mittal, Soundararajan and Bovik 2013), the official release, in float64 numpy.
+
+Follows the release's MATLAB code (``computequality.m``, ``computefeature.m``,
+``estimateaggdparam.m``) with the pristine model ``modelparameters.mat``, as used by PIRM-2018:
+- the image (integer grey levels, as double) is cropped to a multiple of the 96x96 block;
+- two scales, the second = MATLAB ``imresize(im, 0.5)`` of the double image (no rounding);
+- MSCN: 7x7 Gaussian (sigma 7/6) with ``imfilter(..., 'replicate')``,
+  ``(im - mu) ./ (sqrt(|E[im^2] - mu^2|) + 1)``;
+- per block (96x96, then 48x48, no overlap): AGGD fit of the coefficients ([alpha, (bl + br) / 2])
+  and of their products with the 4 circularly shifted neighbours ([alpha, mean, bl, br]) -> 36 values;
+- MVG of the block features with ``nanmean`` / ``nancov`` (rows holding a NaN are dropped from the
+  covariance only), distance to the pristine MVG with MATLAB's ``pinv``.
+Block statistics are vectorised over all blocks; the AGGD shape is the grid point 0.2:0.001:10
+minimising the squared ratio difference, exactly as ``estimateaggdparam`` does.
+
+This is not MATLAB's built-in ``niqe()`` (a different pristine model).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy.ndimage import correlate1d
+from scipy.special import gamma as _gamma
+
+from ..assets import Asset, resolve
+from ..color import rgb_to_y
+from ..errors import SrbenchError
+from ..imresize import contributions, round_uint8
+from . import ImagePair, protocol_y
+from .fidelity import shave
+
+NIQE_PARAMS = Asset(
+    name="NIQE pristine model (official release, PIRM-2018 copy)",
+    filename="modelparameters.mat",
+    url=(
+        "https://github.com/roimehrez/PIRM2018/raw/d585552a22b4eb95ddcb23a6edb74a0a3a5d6fbf/"
+        "utils/niqe_release/modelparameters.mat"
+    ),
+    sha256="fa2aa4d12dd9595c3fb6bf8b4e1a15c79d5d1469238d0901c88dead195be578d",
+    size=8347,
+    license="NIQE release (c) 2011 UT Austin: use with notice and citation; research use",
+)
+
+BLOCK = 96
+
+# estimateaggdparam.m: gam = 0.2:0.001:10; r_gam = gamma(2./gam).^2 ./ (gamma(1./gam).*gamma(3./gam))
+_GAM = 0.2 + 0.001 * np.arange(9801)
+_R_GAM = _gamma(2.0 / _GAM) ** 2 / (_gamma(1.0 / _GAM) * _gamma(3.0 / _GAM))
+
+
+def _gaussian_1d(size: int = 7, sigma: float = 7.0 / 6.0) -> np.ndarray:
+    # fspecial('gaussian', 7, 7/6) is the outer product of this normalised 1-D kernel.
+    x = np.arange(size, dtype=np.float64) - (size - 1) / 2
+    g = np.exp(-(x * x) / (2 * sigma * sigma))
+    return g / g.sum()
+
+
+_WINDOW = _gaussian_1d()
+
+
+def _imfilter_replicate(x: np.ndarray) -> np.ndarray:
+    """``imfilter(x, fspecial('gaussian', 7, 7/6), 'replicate')`` (separable, same size)."""
+    out = correlate1d(x, _WINDOW, axis=0, mode="nearest")
+    return correlate1d(out, _WINDOW, axis=1, mode="nearest")
+
+
+def mscn(im: np.ndarray) -> np.ndarray:
+    """Mean-subtracted contrast-normalised coefficients of computequality.m."""
+    mu = _imfilter_replicate(im)
+    sigma = np.sqrt(np.abs(_imfilter_replicate(im * im) - mu * mu))
+    return (im - mu) / (sigma + 1.0)
+
+
+def aggd_fit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``estimateaggdparam`` on each row of ``x`` (N, n): (alpha, betal, betar), each (N,).
+
+    Empty sides give NaN like MATLAB's ``mean([])``; an all-NaN ratio picks the first grid point,
+    as MATLAB's ``min`` does.
+    """
+    n = x.shape[1]
+    neg = np.minimum(x, 0.0)  # the negative side, zeros elsewhere
+    pos = np.maximum(x, 0.0)
+    neg_sq = np.einsum("ij,ij->i", neg, neg)
+    pos_sq = np.einsum("ij,ij->i", pos, pos)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        leftstd = np.sqrt(neg_sq / np.count_nonzero(neg, axis=1))
+        rightstd = np.sqrt(pos_sq / np.count_nonzero(pos, axis=1))
+        gammahat = leftstd / rightstd
+        rhat = ((pos.sum(axis=1) - neg.sum(axis=1)) / n) ** 2 / ((neg_sq + pos_sq) / n)
+        rhatnorm = (rhat * (gammahat**3 + 1) * (gammahat + 1)) / ((gammahat**2 + 1) ** 2)
+    position = np.argmin((_R_GAM[None, :] - rhatnorm[:, None]) ** 2, axis=1)  # first NaN -> 0
+    alpha = _GAM[position]
+    factor = np.sqrt(_gamma(1.0 / alpha) / _gamma(3.0 / alpha))
+    return alpha, leftstd * factor, rightstd * factor
+
+
+# computefeature.m: shifts = [0 1; 1 0; 1 1; 1 -1] applied with circshift inside each block.
+_SHIFTS = ((0, 1), (1, 0), (1, 1), (1, -1))
+
+
+def block_features(blocks: np.ndarray) -> np.ndarray:
+    """The 18 ``computefeature`` values of each block in ``blocks`` (N, h, w) -> (N, 18)."""
+    n = blocks.shape[0]
+    flat = blocks.reshape(n, -1)
+    alpha, betal, betar = aggd_fit(flat)
+    feats = [alpha, (betal + betar) / 2]
+    for shift in _SHIFTS:
+        pair = flat * np.roll(blocks, shift, axis=(1, 2)).reshape(n, -1)
+        alpha, betal, betar = aggd_fit(pair)
+        meanparam = (betar - betal) * (_gamma(2.0 / alpha) / _gamma(1.0 / alpha))
+        feats += [alpha, meanparam, betal, betar]
+    return np.stack(feats, axis=1)
+
+
+def _blocks(x: np.ndarray, bh: int, bw: int) -> np.ndarray:
+    """Non-overlapping bh x bw blocks of x (exact multiple), column-major block order like blkproc."""
+    nh, nw = x.shape[0] // bh, x.shape[1] // bw
+    return x.reshape(nh, bh, nw, bw).transpose(2, 0, 1, 3).reshape(nh * nw, bh, bw)
+
+
+def downscale_half(im: np.ndarray) -> np.ndarray:
+    """MATLAB ``imresize(im, 0.5)`` of a double image with even sides, as :func:`srbench.imresize.imresize`.
+
+    At scale 1/2 every output sample i uses the same 8 weights on inputs 2i-3 .. 2i+4 (symmetric
+    padding at the borders), so the gather becomes 8 strided slices: same weights, same order of
+    summation, same result, several times faster.
+    """
+    out = im
+    for axis in (0, 1):
+        n = out.shape[axis]
+        weights, _ = contributions(n, n // 2, 0.5, True)
+        padded = np.pad(out, [(3, 4) if a == axis else (0, 0) for a in range(2)], mode="symmetric")
+        taps = [padded[k:k + n:2] if axis == 0 else padded[:, k:k + n:2] for k in range(weights.shape[1])]
+        out = weights[0, 0] * taps[0]
+        for k in range(1, len(taps)):
+            out += weights[0, k] * taps[k]
+    return out
+
+
+def _pinv(a: np.ndarray) -> np.ndarray:
+    """MATLAB ``pinv``: singular values above max(size) * eps(max singular value) are inverted."""
+    u, s, vt = np.linalg.svd(a)
+    tol = max(a.shape) * np.spacing(s.max())
+    s_inv = np.where(s > tol, 1.0 / np.where(s > tol, s, 1.0), 0.0)
+    return (vt.T * s_inv) @ u.T
+
+
+def niqe_features(im: np.ndarray, block: int = BLOCK) -> np.ndarray:
+    """(n_blocks, 36) features of a grey image (float, integer levels), cropped to whole blocks."""
+    im = np.asarray(im, dtype=np.float64)
+    nh, nw = im.shape[0] // block, im.shape[1] // block
+    if nh * nw < 2:
+        raise SrbenchError(
+            f"NIQE needs at least two {block}x{block} blocks; the image is {im.shape[1]}x{im.shape[0]} "
+            "after the border shave"
+        )
+    im = im[: nh * block, : nw * block]
+    feats = []
+    for scale in (1, 2):
+        size = block // scale
+        feats.append(block_features(_blocks(mscn(im), size, size)))
+        if scale == 1:
+            im = downscale_half(im)  # imresize(im, 0.5): double in, double out, no rounding
+    return np.concatenate(feats, axis=1)
+
+
+def niqe(im: np.ndarray, mu_pris: np.ndarray, cov_pris: np.ndarray, block: int = BLOCK) -> float:
+    """NIQE of a 2-D grey image (values on the 0-255 scale, already rounded/shaved as wanted)."""
+    feat = niqe_features(im, block)
+    # nanmean / nancov: NaN features (a block with an empty AGGD side) are left out; a NaN score
+    # results only where MATLAB's would be NaN too
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mu_dist = np.nanmean(feat, axis=0)
+        cov_dist = np.cov(feat[~np.isnan(feat).any(axis=1)], rowvar=False)
+    d = np.ravel(mu_pris) - mu_dist
+    inv = _pinv((cov_pris + cov_dist) / 2)
+    return float(np.sqrt(d @ inv @ d))
+
+
+def load_niqe_params() -> tuple[np.ndarray, np.ndarray]:
+    """(mu_prisparam (36,), cov_prisparam (36, 36)) from the official ``modelparameters.mat``."""
+    from scipy.io import loadmat
+
+    mat = loadmat(resolve(NIQE_PARAMS))
+    return np.ravel(mat["mu_prisparam"]).astype(np.float64), np.asarray(mat["cov_prisparam"], np.float64)
+
+
+def nr_input(pair: ImagePair) -> np.ndarray:
+    """The grey image a no-reference metric sees: the protocol's ``nr_luma`` of the SR, shaved.
+
+    ``y-bt601-matlab-rounded`` = Y of MATLAB ``rgb2ycbcr`` on uint8 (rounded), as in PIRM-2018's
+    ``convert_shave_image.m``; a grey source under ``gray = "as-y"`` is its own Y.
+    """
+    protocol = pair.protocol
+    if protocol.nr_luma != "y-bt601-matlab-rounded":
+        raise SrbenchError(f"unknown no-reference luma '{protocol.nr_luma}' in protocol '{protocol.name}'")
+    if pair.sr is None:
+        y = pair.sr_y
+    elif pair.sr.ndim == 2 or (pair.gray and protocol.gray == "as-y"):
+        y = protocol_y(pair.sr, pair.gray, protocol)
+    else:
+        y = rgb_to_y(pair.sr)
+    y = round_uint8(y).astype(np.float64)
+    return shave(y, int(protocol.nr_shave))
+
+
+class NIQE:
+    """NIQE of the SR (lower is better); parameters load once, lazily."""
+
+    def __init__(self, protocol, device: str = "cpu"):
+        self.protocol = protocol
+        self._params = None
+
+    @property
+    def params(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._params is None:
+            self._params = load_niqe_params()
+        return self._params
+
+    def __call__(self, pair: ImagePair) -> float:
+        mu, cov = self.params
+        return niqe(nr_input(pair), mu, cov)
