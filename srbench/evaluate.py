@@ -19,7 +19,7 @@ import numpy as np
 from .assets import home, sha256_of
 from .color import rgb_to_ycbcr, ycbcr_to_rgb
 from .datasets import Dataset, Sample, open_dataset
-from .errors import SrbenchError
+from .errors import AssetMissingError, SrbenchError
 from .imresize import imresize, round_uint8
 from .io import modcrop, read_image, to_rgb, write_png
 from .metrics import ImagePair, build_metric, get_metric, protocol_y
@@ -205,6 +205,7 @@ def evaluate(model: str, dataset: str, scale: int | None = None, protocol: str |
         journal.remove()
 
     records: list[dict] = []
+    unavailable: dict[str, str] = {}
     model_s = metric_s = 0.0
     iterator = samples
     if progress:
@@ -220,8 +221,15 @@ def evaluate(model: str, dataset: str, scale: int | None = None, protocol: str |
         model_s += dt
         t0 = time.perf_counter()
         rec = {"name": sample.name, "gray": pair.gray}
-        for m, impl in metric_impls.items():
-            rec[m] = float(impl(pair))
+        for m, impl in list(metric_impls.items()):
+            try:
+                rec[m] = float(impl(pair))
+            except AssetMissingError as exc:
+                # A metric whose parameter file is missing is reported once; the others go on.
+                unavailable[m] = str(exc)
+                log.warning("%s not computed: %s", m, exc)
+                del metric_impls[m]
+                metric_names.remove(m)
         metric_s += time.perf_counter() - t0
         rec["time_s"] = round(dt, 4)
         if save_images and out is not None and pair.sr is not None:
@@ -244,6 +252,7 @@ def evaluate(model: str, dataset: str, scale: int | None = None, protocol: str |
         "protocol": {"name": proto.name, "version": proto.version, **{k: v for k, v in proto.to_dict().items() if k not in ("name", "version")}},
         "metrics": means,
         "metric_info": {m: get_metric(m).to_dict() for m in metric_names},
+        "metrics_unavailable": unavailable,
         "n_images": len(records),
         "images": records,
         "complexity": _complexity(card, scale),

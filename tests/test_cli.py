@@ -119,3 +119,15 @@ def test_list(capsys, kind, expected):
 def test_list_unknown_kind_exit_2(capsys):
     assert main(["list", "modles"]) == 2
     assert "Did you mean: models?" in capsys.readouterr().err
+
+
+def test_missing_ma_model_computes_the_other_metrics(run, monkeypatch):
+    # The Ma/NRQM forest (model.mat) is not available here: PI is reported missing, the rest is computed.
+    monkeypatch.delenv("SRBENCH_MA_MODEL_SHA256", raising=False)
+    rc, out, err = run("--set", "set5", "--scale", "4", "--metrics", "psnr,niqe,pi", "--limit", "2", "--format", "json")
+    assert rc == 0
+    doc = json.loads(out)["results"][0]
+    assert set(doc["metrics"]) == {"psnr", "niqe"} and doc["metrics"]["niqe"] > 0
+    assert "model.mat" in doc["metrics_unavailable"]["pi"]
+    lines = [line for line in err.splitlines() if "pi not computed" in line]
+    assert len(lines) == 1 and "model.mat" in lines[0] and "https://" in lines[0] and "SRBENCH_MIRROR" in lines[0]
