@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="srbench: %(message)s",
         stream=sys.stderr,
+        force=True,  # main() may run more than once in a process (tests): log to the current stderr
     )
     module = importlib.import_module(f"srbench.commands.{args._module}")
     try:
