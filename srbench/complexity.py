@@ -5,16 +5,19 @@ weight is a learnable parameter costs ``k*k*Cin/groups*Cout`` per output pixel; 
 convolution is counted per **HR output pixel** (``k*k*Cin*Cout/groups``; the convention behind
 FSRCNN's 6.0/5.0/4.6 G). Bias, activations, adds, concat, PixelShuffle/DepthToSpace, interpolation
 and fixed (buffer) convolutions such as MeanShift or FALSR's colour conv count 0. Matrix products
-(none in the zoo) count their MACs. Anything computed outside torch (numpy, PIL) is invisible.
+(none in the zoo) count their MACs. Anything computed outside torch (numpy, PIL) is invisible to
+both counts: FALSR's chroma path (PIL bicubic x2 of the LR's Pb/Pr, as the released pipeline) and
+the bicubic baseline (numpy MATLAB imresize), which is also why the baseline's true FLOPs are n/a.
 
 The count comes from ``torch.utils.flop_counter.FlopCounterMode`` with a ``custom_mapping`` for the
 convolution op. The stock counter runs alongside and gives the *true* FLOPs (2 x MACs, transposed
 conv per input pixel, fixed convs included), reported as such.
 
 Convolutions with "same" padding cost the same per output pixel everywhere, so the count is exact
-at any size: it is taken at four small probe sizes and fitted exactly as ``a*h*w + b*h + c*w + d``
-(``b = c = d = 0`` for the whole zoo), then evaluated at the convention's input size, which may be
-fractional (x3 at 720p: 426.67 x 240 = 102,400 LR pixels).
+at any size: it is taken at four small probe sizes and fitted exactly as ``a*h*w + b*h + c*w + d``,
+then evaluated at the convention's input size, which may be fractional (x3 at 720p: 426.67 x 240 =
+102,400 LR pixels). ``d`` is not 0 for IMDN: its channel attention runs 1x1 convs on pooled
+features, once per image whatever its size.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import math
 from fractions import Fraction
 
 import torch
+from torch import nn
 from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
 from .errors import SrbenchError
@@ -79,7 +83,7 @@ def _mapping(weight_ptrs: set[int]) -> dict:
             return 0  # a fixed transform (MeanShift, colour conv), not a network weight
         return out_val.shape[0] * math.prod(out_val.shape[2:]) * math.prod(w.shape)
 
-    conv_macs._get_raw = True  # FlopCounterMode passes tensors instead of shapes
+    conv_macs._get_raw = True  # FlopCounterMode then passes tensors, not shapes (tests guard this)
 
     def halved(stock):
         def macs(*args, out_val=None, **kwargs):
@@ -97,12 +101,30 @@ def count_at(module: torch.nn.Module, height: int, width: int, channels: int = 3
              dtype: torch.dtype = torch.float32) -> tuple[int, int, tuple[int, ...]]:
     """(MACs under the convention, true FLOPs, output shape) of one forward pass on a random
     ``1 x channels x height x width`` input in [0, 1] (on CPU)."""
+    macs, flops, shape, _ = _count(module, height, width, channels, dtype)
+    return macs, flops, shape
+
+
+def _count(module, height, width, channels, dtype):
     ptrs = {p.untyped_storage().data_ptr() for p in _counted(module)}
     x = torch.rand(1, channels, height, width, dtype=dtype, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        with FlopCounterMode(display=False) as stock, FlopCounterMode(display=False, custom_mapping=_mapping(ptrs)) as conv:
-            y = module(x)
-    return conv.get_total_flops(), stock.get_total_flops(), tuple(y.shape)
+    ran: list[nn.Module] = []
+    hooks = [m.register_forward_pre_hook(lambda m, args: ran.append(m)) for m in module.modules()]
+    try:
+        with torch.no_grad():
+            with FlopCounterMode(display=False) as stock, FlopCounterMode(display=False, custom_mapping=_mapping(ptrs)) as conv:
+                y = module(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return conv.get_total_flops(), stock.get_total_flops(), tuple(y.shape), _used_params(module, ran)
+
+
+def _used_params(module, ran) -> int:
+    """Parameters of the submodules that ran (CARN-M's multi-scale model skips two upsamplers)."""
+    counted = {id(p) for p in _counted(module)}
+    used = {id(p): p for m in ran for p in m.parameters(recurse=False) if id(p) in counted}
+    return sum(p.numel() for p in used.values())
 
 
 def count_ops(module: torch.nn.Module, height, width, channels: int = 3, dtype: torch.dtype = torch.float32,
@@ -112,7 +134,7 @@ def count_ops(module: torch.nn.Module, height, width, channels: int = 3, dtype: 
     Counted at probes (p|2p) x (p|2p) and fitted exactly as a*h*w + b*h + c*w + d per quantity.
     ``per_pixel`` is True when b = c = d = 0 (every op scales with the pixel count).
     """
-    counts = {(h, w): count_at(module, h, w, channels, dtype) for h in (probe, 2 * probe) for w in (probe, 2 * probe)}
+    counts = {(h, w): _count(module, h, w, channels, dtype) for h in (probe, 2 * probe) for w in (probe, 2 * probe)}
     h0, w0, h1, w1 = probe, probe, 2 * probe, 2 * probe
     H, W = Fraction(height), Fraction(width)
     out, per_pixel = {}, True
@@ -127,6 +149,7 @@ def count_ops(module: torch.nn.Module, height, width, channels: int = 3, dtype: 
     out_shape = counts[(h0, w0)][2]
     out["out_per_in"] = (Fraction(out_shape[-2], h0), Fraction(out_shape[-1], w0))
     out["per_pixel"] = per_pixel
+    out["params_used"] = counts[(h0, w0)][3]
     return out
 
 
@@ -144,9 +167,11 @@ def build_for_counting(card, scale: int) -> torch.nn.Module:
 
 
 def _published(card, scale: int, convention: str) -> tuple:
-    """(params, Mult-Adds in G) published for this card/scale/convention, from ``card.complexity``.
+    """(params, params as the paper states them, Mult-Adds in G, Mult-Adds as the paper states them)
+    for this card/scale/convention, from ``card.complexity``.
 
-    Accepted shapes: ``params`` / ``mult_adds_g`` as a number or a table keyed ``x2``..., and
+    Accepted shapes: ``params`` / ``params_paper`` / ``mult_adds_g`` / ``mult_adds_paper_g`` as a value
+    or a table keyed ``x2``..., and
     ``mult_adds_convention`` (default ``hr720``) naming the convention of the published figure.
     """
     c = card.complexity or {}
@@ -156,11 +181,12 @@ def _published(card, scale: int, convention: str) -> tuple:
             v = v.get(f"x{scale}", v.get(str(scale)))
         return v
 
-    params = pick(c.get("params"))
-    macs = pick(c.get("mult_adds_g"))
-    if c.get("mult_adds_convention", "hr720") != convention:
-        macs = None
-    return params, macs
+    macs, macs_paper = pick(c.get("mult_adds_g")), pick(c.get("mult_adds_paper_g"))
+    pub_conv = c.get("mult_adds_convention", "hr720")
+    same_input = scale == 2 and not card.same_size and {pub_conv, convention} <= {"hr720", "lr480"}
+    if pub_conv != convention and not same_input:  # at x2, 640x360 and 480x480 are both 230,400 px
+        macs = macs_paper = None
+    return pick(c.get("params")), pick(c.get("params_paper")), macs, macs_paper
 
 
 def profile(card, scale: int, convention: str = "hr720") -> dict:
@@ -184,13 +210,17 @@ def profile(card, scale: int, convention: str = "hr720") -> dict:
     if (ry, rx) != expected:
         raise SrbenchError(f"model '{card.name}' x{scale}: output is {ry}x{rx} the input size, expected {expected[0]}x")
     params = count_params(model)
-    pub_params, pub_macs = _published(card, scale, convention)
+    pub_params, paper_params, pub_macs, paper_macs = _published(card, scale, convention)
     notes = []
     if params == 0:
         notes.append("no learnable parameters: not a network; work done outside torch (numpy) is not counted, "
                      "true FLOPs n/a")
+    if ops["params_used"] != params:
+        notes.append(f"the forward pass at x{scale} uses {ops['params_used']:,} of the {params:,} parameters "
+                     "(the others are not used at this scale, e.g. other scales' upsamplers)")
     if not ops["per_pixel"]:
-        notes.append("op count has boundary terms (not strictly per pixel); evaluated exactly at the input size")
+        notes.append("some ops do not scale with the pixel count (e.g. channel attention on pooled features, "
+                     "counted once per image); the count is exact at the input size")
     no_net = params == 0
     return {
         "model": card.name,
@@ -203,10 +233,13 @@ def profile(card, scale: int, convention: str = "hr720") -> dict:
         "output": f"{_fmt_len(w * rx)}x{_fmt_len(h * ry)}",
         "params": params,
         "params_weights_only": count_weights(model),
+        "params_used": ops["params_used"],
         "params_published": pub_params,
+        "params_paper": paper_params,
         "macs": ops["macs"],
         "macs_g": ops["macs"] / 1e9,
         "macs_published_g": pub_macs,
+        "macs_paper_g": paper_macs,
         "macs_rule": MACS_RULE,
         "flops_true": None if no_net else ops["flops_true"],
         "flops_true_g": None if no_net else ops["flops_true"] / 1e9,
