@@ -54,7 +54,7 @@ def test_csv_and_markdown_and_table(run):
 
 @pytest.mark.parametrize("args, message", [
     (["--set", "set55"], "unknown dataset 'set55'. Did you mean: set5"),
-    (["--set", "set5", "--scale", "8"], "no x8 weights"),
+    (["--set", "set5", "--scale", "8"], "does not support x8"),
     (["--set", "set5", "--metrics", "pnsr"], "unknown metric 'pnsr'. Did you mean: psnr"),
     (["--set", "set5", "--protocol", "matlba"], "unknown protocol 'matlba'. Did you mean: matlab"),
     (["--set", "set5", "--scale", "two"], "bad scale"),

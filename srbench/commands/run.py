@@ -88,7 +88,9 @@ def table_rows(docs: list[dict]) -> tuple[list[dict], list[str]]:
         for m in metric_names:
             row[f"{m} {get_metric(m).arrow}"] = d["metrics"].get(m)
         paper = next((r for r in d.get("published", []) if r.get("kind", "paper") == "paper"), None)
-        row["paper psnr"] = paper["psnr"] if paper else None
+        # † marks a published value obtained under another protocol than this run's.
+        mark = "" if paper is None or paper.get("protocol") == d["protocol"]["name"] else "†"
+        row["paper psnr"] = f"{paper['psnr']:.2f}{mark}" if paper and paper.get("psnr") is not None else None
         row["images"] = d["n_images"]
         rows.append(row)
     return rows, metric_names
@@ -114,6 +116,6 @@ def run(args) -> int:
                  ", ".join(f"{k} {v:.4f}" for k, v in doc["metrics"].items()))
         docs.append(doc)
     rows, metric_names = table_rows(docs)
-    floatfmt = {"paper psnr": ".2f"}  # everything else .4f: enough to compare with "measured" values
-    print(render(rows, args.format, floatfmt=floatfmt, json_doc={"results": docs}))
+    # .4f everywhere: enough to compare with the "measured" values of the model cards
+    print(render(rows, args.format, json_doc={"results": docs}))
     return 0

@@ -58,8 +58,8 @@ class ModelCard:
     def check_scale(self, scale: int) -> None:
         if scale not in self.scales:
             raise SrbenchError(
-                f"model '{self.name}' has no x{scale} weights; it supports "
-                + ", ".join(f"x{s}" for s in self.scales)
+                f"model '{self.name}' does not support x{scale} (released for "
+                + ", ".join(f"x{s}" for s in self.scales) + ")"
             )
 
     def to_dict(self) -> dict:
