@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Regenerate leaderboards/ from real runs: every zoo model at every scale it supports on
+# Set5, Set14, B100 and Urban100 (canonical protocol, PSNR/SSIM/LPIPS/NIQE), plus each model under
+# its own paper's protocol on Set5/Set14, then the markdown, plots and the CI baseline.
+# Needs the sets (SRBENCH_DATA) and weights (cache or SRBENCH_MIRROR). Several CPU hours; --resume
+# makes it restartable. imdn-as is left out: it is a same-size RealSR model, not a bicubic-x4 one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SB=".venv/bin/srbench"
+OUT=leaderboards/results
+MODELS="bicubic fsrcnn-s fsrcnn tpsr-nogan tpsr-esrgan tpsr-d2 imdn-rtc imdn carn-m falsr-b falsr-c falsr-a"
+for m in $MODELS; do
+  "$SB" run --model "$m" --set set5,set14,b100,urban100 --metrics psnr,ssim,lpips,niqe --out "$OUT" --resume --format csv
+done
+for m in $MODELS; do
+  "$SB" run --model "$m" --set set5,set14 --protocol paper --metrics psnr,ssim --out "$OUT" --resume --format csv
+done
+"$SB" leaderboard --results "$OUT" --out leaderboards
+# The project's CI gate: all zoo models on Set5 (canonical protocol) against this baseline.
+mkdir -p /tmp/srbench-set5 && rm -f /tmp/srbench-set5/*.json
+cp "$OUT"/*__set5__*__matlab.json /tmp/srbench-set5/
+"$SB" baseline --results /tmp/srbench-set5 --out leaderboards/baselines/ci-set5.json
