@@ -189,6 +189,24 @@ def load_state_dict_strict(model, state_dict: dict, what: str) -> None:
     model.load_state_dict({k: torch.as_tensor(v) for k, v in state_dict.items()}, strict=True)
 
 
+def resolve_weights(card: ModelCard, scale: int):
+    """(local path, Asset) of the card's verified weights at ``scale``."""
+    from ..assets import resolve
+
+    asset = card.weights_for(scale)
+    if asset is None:
+        raise SrbenchError(f"model '{card.name}' has no weights for x{scale}")
+    return resolve(asset), asset
+
+
+def load_official_pth(model, card: ModelCard, scale: int):
+    """Load an official PyTorch checkpoint strictly (a DataParallel ``module.`` prefix is dropped)."""
+    path, asset = resolve_weights(card, scale)
+    state = load_torch_checkpoint(path, asset.name)
+    load_state_dict_strict(model, {k.removeprefix("module."): v for k, v in state.items()}, asset.name)
+    return model
+
+
 def load_torch_checkpoint(path, what: str) -> dict:
     """``torch.load(weights_only=True)`` with a one-line error for corrupt files."""
     import pickle
@@ -209,6 +227,6 @@ def load_torch_checkpoint(path, what: str) -> dict:
 
 
 __all__ = [
-    "ModelCard", "get_card", "list_models", "build_model", "load_state_dict_strict",
+    "ModelCard", "get_card", "list_models", "build_model", "load_state_dict_strict", "resolve_weights", "load_official_pth",
     "load_torch_checkpoint", "model_registry", "UnknownNameError", "did_you_mean",
 ]

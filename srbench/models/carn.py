@@ -163,17 +163,7 @@ class CARNMAtScale(CARNM):
 
 
 def build(card, scale: int, pretrained: bool = True) -> nn.Module:
-    from . import load_state_dict_strict, load_torch_checkpoint
+    from . import load_official_pth
 
     model = CARNMAtScale(scale, **card.arch)
-    if pretrained:
-        from ..assets import resolve
-
-        asset = card.weights_for(scale)
-        if asset is None:
-            raise SrbenchError(f"model '{card.name}' has no weights for x{scale}")
-        state = load_torch_checkpoint(resolve(asset), asset.name)
-        # Keys are the official ones; a DataParallel "module." prefix, if any, is dropped.
-        state = {k.removeprefix("module."): v for k, v in state.items()}
-        load_state_dict_strict(model, state, asset.name)
-    return model
+    return load_official_pth(model, card, scale) if pretrained else model

@@ -387,7 +387,7 @@ def load_graph_state(path, expected: dict, what: str) -> dict[str, np.ndarray]:
 
 def build(card, scale: int, pretrained: bool = True) -> nn.Module:
     """FALSR-<card.arch.variant> (A, B or C), x2."""
-    from . import load_state_dict_strict
+    from . import load_state_dict_strict, resolve_weights
 
     if scale != 2:
         raise SrbenchError(f"FALSR is x2 only, not x{scale}")
@@ -396,12 +396,8 @@ def build(card, scale: int, pretrained: bool = True) -> nn.Module:
         raise SrbenchError(f"{card.name}: unknown FALSR variant '{variant}' (known: {', '.join(ARCHS)})")
     model = FALSR(**ARCHS[variant])
     if pretrained:
-        from ..assets import resolve
-
-        asset = card.weights_for(scale)
-        if asset is None:
-            raise SrbenchError(f"model '{card.name}' has no x{scale} weights")
-        state = load_graph_state(resolve(asset), ARCHS[variant], asset.name)
+        path, asset = resolve_weights(card, scale)
+        state = load_graph_state(path, ARCHS[variant], asset.name)
         load_state_dict_strict(model, state, asset.name)
     return model
 

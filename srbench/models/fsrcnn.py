@@ -111,16 +111,12 @@ def read_mat(path, what: str) -> dict:
 
 def build(card, scale: int, pretrained: bool = True) -> nn.Module:
     """FSRCNN with the card's ``arch`` (d, s, m) at ``scale``."""
-    from . import load_state_dict_strict
+    from . import load_state_dict_strict, resolve_weights
 
     model = FSRCNN(scale, **card.arch)
     if pretrained:
-        from ..assets import resolve
-
-        asset = card.weights_for(scale)
-        if asset is None:
-            raise SrbenchError(f"model '{card.name}' has no x{scale} weights")
-        state = convert_mat(read_mat(resolve(asset), asset.name), asset.name)
+        path, asset = resolve_weights(card, scale)
+        state = convert_mat(read_mat(path, asset.name), asset.name)
         n_convs = len(model.convs)
         n_file = sum(1 for k in state if k.endswith(".bias") and k.startswith("convs."))
         if n_file != n_convs:

@@ -176,14 +176,9 @@ class IMDN_RTC(nn.Module):
 VARIANTS = {"imdn": IMDN, "imdn_as": IMDN_AS, "imdn_rtc": IMDN_RTC}
 
 
-def _strip_module(state: dict) -> dict:
-    # Checkpoints saved from nn.DataParallel prefix every key with "module.".
-    return {k.removeprefix("module."): v for k, v in state.items()}
-
-
 def build(card, scale: int, pretrained: bool = True) -> nn.Module:
     """The card's ``arch.variant`` (imdn | imdn_as | imdn_rtc) with ``arch`` keyword overrides."""
-    from . import load_state_dict_strict, load_torch_checkpoint
+    from . import load_official_pth
 
     arch = dict(card.arch)
     variant = arch.pop("variant", "imdn")
@@ -192,12 +187,4 @@ def build(card, scale: int, pretrained: bool = True) -> nn.Module:
     if variant != "imdn_as":  # IMDN-AS has a fixed internal 4x; its output has the input's size
         arch["upscale"] = scale
     model = VARIANTS[variant](**arch)
-    if pretrained:
-        from ..assets import resolve
-
-        asset = card.weights_for(scale)
-        if asset is None:
-            raise SrbenchError(f"model '{card.name}' has no weights for x{scale}")
-        state = load_torch_checkpoint(resolve(asset), asset.name)
-        load_state_dict_strict(model, _strip_module(state), asset.name)
-    return model
+    return load_official_pth(model, card, scale) if pretrained else model

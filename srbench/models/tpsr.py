@@ -110,17 +110,8 @@ class TPSRWrapper(TPSR):
 
 
 def build(card, scale: int, pretrained: bool = True) -> nn.Module:
-    from . import load_state_dict_strict, load_torch_checkpoint
+    from . import load_official_pth
 
     model = TPSRWrapper(scale, **card.arch)
-    if pretrained:
-        from ..assets import resolve
-
-        asset = card.weights_for(scale)
-        if asset is None:
-            raise SrbenchError(f"model '{card.name}' has no x{scale} weights (TPSR was released at x4 only)")
-        state = load_torch_checkpoint(resolve(asset), asset.name)
-        # The official loader used strict=False; the released files do load strictly.
-        state = {k.removeprefix("module."): v for k, v in state.items()}
-        load_state_dict_strict(model, state, asset.name)
-    return model
+    # The official loader used strict=False; the released files do load strictly.
+    return load_official_pth(model, card, scale) if pretrained else model
