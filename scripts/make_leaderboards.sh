@@ -6,14 +6,20 @@
 # makes it restartable. imdn-as is left out: it is a same-size RealSR model, not a bicubic-x4 one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SB=".venv/bin/srbench"
+SB="${SRBENCH_BIN:-.venv/bin/srbench}"
 OUT=leaderboards/results
 MODELS="bicubic fsrcnn-s fsrcnn tpsr-nogan tpsr-esrgan tpsr-d2 imdn-rtc imdn carn-m falsr-b falsr-c falsr-a"
-for m in $MODELS; do
-  "$SB" run --model "$m" --set set5,set14,b100,urban100 --metrics psnr,ssim,lpips,niqe --out "$OUT" --resume --format csv
+# Small sets first, so an interrupted run still leaves complete Set5/Set14 tables.
+for s in set5 set14; do
+  for m in $MODELS; do
+    "$SB" run --model "$m" --set "$s" --metrics psnr,ssim,lpips,niqe --out "$OUT" --resume --format csv
+    "$SB" run --model "$m" --set "$s" --protocol paper --metrics psnr,ssim --out "$OUT" --resume --format csv
+  done
 done
-for m in $MODELS; do
-  "$SB" run --model "$m" --set set5,set14 --protocol paper --metrics psnr,ssim --out "$OUT" --resume --format csv
+for s in b100 urban100; do
+  for m in $MODELS; do
+    "$SB" run --model "$m" --set "$s" --metrics psnr,ssim,lpips,niqe --out "$OUT" --resume --format csv
+  done
 done
 "$SB" leaderboard --results "$OUT" --out leaderboards
 # The project's CI gate: all zoo models on Set5 (canonical protocol) against this baseline.
