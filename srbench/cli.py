@@ -46,12 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    # Parse once to find the command, then let its module add its own arguments.
-    known, _ = parser.parse_known_args(argv) if argv and argv[0] in COMMANDS else (None, None)
-    if known is not None:
-        module = importlib.import_module(f"srbench.commands.{known._module}")
-        sub_parser = parser._subparsers._group_actions[0].choices[argv[0]]
-        module.add_arguments(sub_parser)
+    # The command is the first non-option word; only its module is imported, to add its arguments
+    # (before any parsing, so `srbench run --help` lists them).
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command in COMMANDS:
+        module = importlib.import_module(f"srbench.commands.{command.replace('-', '_')}")
+        module.add_arguments(parser._subparsers._group_actions[0].choices[command])
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

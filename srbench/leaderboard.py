@@ -198,7 +198,18 @@ def render_index(tables: list[Table]) -> str:
         sets = ", ".join(SET_TITLES.get(s, s) for s in _sets(t))
         lines.append(f"- [x{t.scale}, protocol `{t.protocol}`]({t.filename}): {len({m for m, _ in t.docs})} models on {sets}")
     lines.append("")
+    absent = _absent_same_size_models(tables)
+    if absent:
+        lines += ["Not in these tables: " + ", ".join(f"`{m}`" for m in absent) + " (same-size real-world SR: "
+                  "the input already has the HR size, so bicubic-downscaled benchmarks do not apply).", ""]
     return "\n".join(lines)
+
+
+def _absent_same_size_models(tables: list[Table]) -> list[str]:
+    from .models import get_card, list_models
+
+    present = {m for t in tables for m, _ in t.docs}
+    return [m for m in list_models() if m not in present and get_card(m).same_size]
 
 
 def build(docs: list[dict], with_plots: bool = True) -> dict[str, str]:

@@ -131,3 +131,12 @@ def test_missing_ma_model_computes_the_other_metrics(run, monkeypatch):
     assert "model.mat" in doc["metrics_unavailable"]["pi"]
     lines = [line for line in err.splitlines() if "pi not computed" in line]
     assert len(lines) == 1 and "model.mat" in lines[0] and "https://" in lines[0] and "SRBENCH_MIRROR" in lines[0]
+
+
+@pytest.mark.parametrize("command, option", [("run", "--resume"), ("check", "--tol"), ("leaderboard", "--check"),
+                                             ("compare-visual", "--box")])
+def test_subcommand_help_lists_its_options(capsys, command, option):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    assert option in capsys.readouterr().out
