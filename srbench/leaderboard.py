@@ -65,8 +65,21 @@ def _complexity(docs: list[dict]) -> dict:
     return {}
 
 
+def _published(doc: dict) -> list[dict]:
+    """The card's current published rows for this result (cards get corrected without re-running
+    models); the copy inside the result for models not in the registry (someone else's card)."""
+    from .errors import SrbenchError
+    from .models import get_card
+
+    try:
+        card = get_card(doc["model"])
+    except SrbenchError:
+        return doc.get("published", [])
+    return [r for r in card.published if r["dataset"] == doc["dataset"] and r["scale"] == doc["scale"]]
+
+
 def _paper_row(doc: dict) -> dict | None:
-    return next((r for r in doc.get("published", []) if r.get("kind", "paper") == "paper"), None)
+    return next((r for r in _published(doc) if r.get("kind", "paper") == "paper"), None)
 
 
 def _fmt(v, spec: str) -> str:

@@ -138,7 +138,8 @@ def test_cards():
     for name in ("tpsr-nogan", "tpsr-esrgan", "tpsr-d2"):
         card = get_card(name)
         assert card.scales == (4,) and card.default_scale == 4 and card.paper_protocol == "tpsr"
-    assert get_card("imdn").paper_protocol == get_card("carn-m").paper_protocol == "matlab"
+    # matlab with grey images as RGB: what reproduces their published Set14 (tests/test_gray_protocols.py)
+    assert get_card("imdn").paper_protocol == get_card("carn-m").paper_protocol == "matlab-rgb"
     assert get_card("imdn-as").same_size
     with pytest.raises(SrbenchError, match="x2"):
         get_card("imdn-rtc").check_scale(3)
@@ -253,7 +254,7 @@ def test_set5_reproduces_spec(datasets_root, name, scale):
     from srbench.evaluate import evaluate
 
     protocol, want_psnr, want_ssim, paper = SPEC_SET5[(name, scale)]
-    result = evaluate(name, "set5", scale, protocol="paper", data_root=datasets_root)
+    result = evaluate(name, "set5", scale, protocol=protocol, data_root=datasets_root)
     assert result["protocol"]["name"] == protocol
     assert abs(result["metrics"]["psnr"] - want_psnr) <= 0.005
     assert abs(result["metrics"]["ssim"] - want_ssim) <= 0.0005
