@@ -199,7 +199,10 @@ def evaluate(model: str, dataset: str, scale: int | None = None, protocol: str |
 
     stem = result_stem(card.name, ds.card.name, scale, proto.name, precision)
     out = Path(out_dir) if out_dir else None
-    journal = Journal(out / f"{stem}.partial.jsonl") if out else None
+    weights = card.weights_for(scale)
+    settings = {"protocol": proto.to_dict(), "precision": precision, "tile": tile, "tile_overlap": tile_overlap,
+                "weights_sha256": None if weights is None else weights.sha256}
+    journal = Journal(out / f"{stem}.partial.jsonl", settings) if out else None
     done = journal.load() if (journal and resume) else {}
     if journal and not resume:
         journal.remove()
@@ -241,7 +244,6 @@ def evaluate(model: str, dataset: str, scale: int | None = None, protocol: str |
         records.append(rec)
 
     means = {m: float(np.mean([r[m] for r in records])) for m in metric_names}
-    weights = card.weights_for(scale)
     extra_sha = {m: getattr(impl, "weights_sha256") for m, impl in metric_impls.items() if getattr(impl, "weights_sha256", None)}
     doc = {
         "schema_version": SCHEMA_VERSION,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -13,6 +14,8 @@ import tempfile
 from pathlib import Path
 
 from . import __version__
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
@@ -39,25 +42,39 @@ def write_json_atomic(doc: dict, path: Path) -> None:
 
 
 class Journal:
-    """Append-only per-image records; each line is flushed and fsynced before the next image."""
+    """Append-only per-image records; each line is flushed and fsynced before the next image.
 
-    def __init__(self, path: Path):
+    The first line holds the run's settings (protocol with its version, precision, tiling, weights):
+    a journal left by a run with other settings is never resumed from.
+    """
+
+    def __init__(self, path: Path, settings: dict | None = None):
         self.path = path
+        self.settings = settings or {}
 
     def load(self) -> dict[str, dict]:
         done: dict[str, dict] = {}
-        if self.path.exists():
-            for line in self.path.read_text().splitlines():
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut by an interruption
-                done[rec["name"]] = rec
+        if not self.path.exists():
+            return done
+        for i, line in enumerate(self.path.read_text().splitlines()):
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by an interruption
+            if "settings" in rec and "name" not in rec:
+                if rec["settings"] != json.loads(json.dumps(self.settings)):
+                    log.warning("%s was written with other settings; starting this run afresh", self.path.name)
+                    self.remove()
+                    return {}
+                continue
+            done[rec["name"]] = rec
         return done
 
     def append(self, record: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a") as fh:
+            if fh.tell() == 0:
+                fh.write(json.dumps({"settings": self.settings}) + "\n")
             fh.write(json.dumps(record, allow_nan=True) + "\n")
             fh.flush()
             os.fsync(fh.fileno())

@@ -90,7 +90,7 @@ def test_interrupt_keeps_finished_images_and_resume_completes(run, monkeypatch, 
     rc, _, err = run(*SET5_ARGS, out=tmp_path / "r")
     assert rc == 130 and "--resume" in err
     journal = tmp_path / "r" / "bicubic__set5__x2__matlab.partial.jsonl"
-    assert len(journal.read_text().splitlines()) == 2  # the two finished images are on disk
+    assert len(journal.read_text().splitlines()) == 1 + 2  # settings + the two finished images
 
     calls.clear()
     def counting(ctx, sample):
@@ -140,3 +140,37 @@ def test_subcommand_help_lists_its_options(capsys, command, option):
         main([command, "--help"])
     assert exc.value.code == 0
     assert option in capsys.readouterr().out
+
+
+def test_resume_never_mixes_protocol_versions(run, monkeypatch, tmp_path):
+    real = evaluate_module.evaluate_image
+    calls = []
+
+    def counting(ctx, sample):
+        calls.append(sample.name)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(ctx, sample)
+
+    monkeypatch.setattr(evaluate_module, "evaluate_image", counting)
+    assert run(*SET5_ARGS, out=tmp_path / "r")[0] == 130
+    journal = tmp_path / "r" / "bicubic__set5__x2__matlab.partial.jsonl"
+    lines = journal.read_text().splitlines()
+    header = json.loads(lines[0])
+    header["settings"]["protocol"]["version"] = "0"  # as if written by an older protocol version
+    journal.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+
+    calls.clear()
+    monkeypatch.setattr(evaluate_module, "evaluate_image", lambda ctx, s: (calls.append(s.name), real(ctx, s))[1])
+    assert run(*SET5_ARGS, "--resume", out=tmp_path / "r")[0] == 0
+    assert len(calls) == 5  # nothing reused from the other version's journal
+
+    # A finished result of another protocol version is recomputed too, not reused.
+    result = tmp_path / "r" / "bicubic__set5__x2__matlab.json"
+    doc = json.loads(result.read_text())
+    doc["protocol"]["version"] = "0"
+    result.write_text(json.dumps(doc))
+    calls.clear()
+    rc, out, _ = run(*SET5_ARGS, "--resume", "--format", "json", out=tmp_path / "r")
+    assert rc == 0 and len(calls) == 5
+    assert json.loads(out)["results"][0]["protocol"]["version"] == "1"

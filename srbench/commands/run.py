@@ -67,12 +67,15 @@ def _existing(args, model: str, ds: str, scale: int, protocol: str, metrics: lis
     import json
     from pathlib import Path
 
+    from ..protocols import get_protocol
     from ..results import result_stem
 
     path = Path(args.out) / (result_stem(model, ds, scale, protocol, args.precision) + ".json")
     if not (args.resume and path.exists()):
         return None
     doc = json.loads(path.read_text())
+    if doc.get("protocol") != get_protocol(protocol).to_dict():
+        return None  # made under another version of the protocol: run again
     return doc if all(m in doc.get("metrics", {}) for m in metrics) else None
 
 
