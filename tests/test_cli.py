@@ -76,28 +76,30 @@ def test_missing_data_root(capsys, tmp_path):
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_interrupt_keeps_finished_images_and_resume_completes(run, monkeypatch, tmp_path):
+def _count_images(monkeypatch, interrupt_at: int | None = None) -> list[str]:
+    """Record the names of the images evaluated from now on; Ctrl-C at the `interrupt_at`-th one."""
     real = evaluate_module.evaluate_image
-    calls = []
+    calls: list[str] = []
 
-    def flaky(ctx, sample):
+    def counting(ctx, sample):
         calls.append(sample.name)
-        if len(calls) == 3:
+        if len(calls) == interrupt_at:
             raise KeyboardInterrupt
         return real(ctx, sample)
 
-    monkeypatch.setattr(evaluate_module, "evaluate_image", flaky)
+    monkeypatch.setattr(evaluate_module, "evaluate_image", counting)
+    return calls
+
+
+def test_interrupt_keeps_finished_images_and_resume_completes(run, monkeypatch, tmp_path):
+    real = evaluate_module.evaluate_image
+    _count_images(monkeypatch, interrupt_at=3)
     rc, _, err = run(*SET5_ARGS, out=tmp_path / "r")
     assert rc == 130 and "--resume" in err
     journal = tmp_path / "r" / "bicubic__set5__x2__matlab.partial.jsonl"
     assert len(journal.read_text().splitlines()) == 1 + 2  # settings + the two finished images
 
-    calls.clear()
-    def counting(ctx, sample):
-        calls.append(sample.name)
-        return real(ctx, sample)
-
-    monkeypatch.setattr(evaluate_module, "evaluate_image", counting)
+    calls = _count_images(monkeypatch)
     rc, out, _ = run(*SET5_ARGS, "--resume", "--format", "json", out=tmp_path / "r")
     assert rc == 0 and len(calls) == 3  # only the three missing images were computed
     resumed = json.loads(out)["results"][0]
@@ -143,16 +145,7 @@ def test_subcommand_help_lists_its_options(capsys, command, option):
 
 
 def test_resume_never_mixes_protocol_versions(run, monkeypatch, tmp_path):
-    real = evaluate_module.evaluate_image
-    calls = []
-
-    def counting(ctx, sample):
-        calls.append(sample.name)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(ctx, sample)
-
-    monkeypatch.setattr(evaluate_module, "evaluate_image", counting)
+    _count_images(monkeypatch, interrupt_at=3)
     assert run(*SET5_ARGS, out=tmp_path / "r")[0] == 130
     journal = tmp_path / "r" / "bicubic__set5__x2__matlab.partial.jsonl"
     lines = journal.read_text().splitlines()
@@ -160,8 +153,7 @@ def test_resume_never_mixes_protocol_versions(run, monkeypatch, tmp_path):
     header["settings"]["protocol"]["version"] = "0"  # as if written by an older protocol version
     journal.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
 
-    calls.clear()
-    monkeypatch.setattr(evaluate_module, "evaluate_image", lambda ctx, s: (calls.append(s.name), real(ctx, s))[1])
+    calls = _count_images(monkeypatch)
     assert run(*SET5_ARGS, "--resume", out=tmp_path / "r")[0] == 0
     assert len(calls) == 5  # nothing reused from the other version's journal
 
