@@ -157,6 +157,8 @@ def render_table(table: Table) -> tuple[str, list[str]]:
 def _fmt_params(p) -> str:
     if p is None:
         return "–"
+    if p == 0:
+        return "0"
     return f"{p / 1e3:.1f}K" if p < 1e6 else f"{p / 1e6:.3f}M"
 
 

@@ -75,6 +75,7 @@ def draw(table, spec: PlotSpec, out_dir: Path) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     from .leaderboard import METRIC_TITLES, SET_TITLES
     from .metrics import get_metric
@@ -90,16 +91,22 @@ def draw(table, spec: PlotSpec, out_dir: Path) -> list[Path]:
         ax.scatter(xs, ys, color="#8899aa", zorder=2, label="model")
         ax.plot([xs[i] for i in front], [ys[i] for i in front], "-o", color="#d62728", zorder=3,
                 label="Pareto front")
+        span = (max(ys) - min(ys)) or 1.0
         for name, x, y in pts:
-            ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+            # Models of the same cost (the TPSR variants) with close values: the lower label goes below.
+            crowded = any(x2 == x and 0 < y2 - y < 0.08 * span for _, x2, y2 in pts)
+            ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, -11 if crowded else 4), fontsize=8)
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else ""))
+        ax.margins(x=0.15, y=0.12)
     if baseline is not None:
         ax.axhline(baseline[1], color="#555555", ls="--", lw=1, label="bicubic")
     ax.set_xlabel(COSTS[spec.cost])
     ax.set_ylabel(f"{METRIC_TITLES[spec.metric]} {get_metric(spec.metric).arrow}")
     ax.set_title(f"{SET_TITLES.get(spec.dataset, spec.dataset)} x{spec.scale} — protocol {spec.protocol}")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right" if hib else "upper right")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     out = []
     for ext in (".png", ".svg"):
