@@ -79,7 +79,7 @@ def run(args) -> int:
     for ax, (title, img) in zip(axes.flat, panels):
         ax.imshow(img[y:y + h, x:x + w], interpolation="nearest")
         ax.set_title(title, fontsize=9)
-    fig.suptitle(f"{ds.card.name} {sample.name} x{args.scale}, crop x={x} y={y} {w}x{h} (protocol {args.protocol})", fontsize=10)
+    fig.suptitle(f"{ds.card.name} {sample.name} x{args.scale}, crop x={x} y={y} {w}x{h} (protocol {args.protocol}; labels: whole-image values)", fontsize=10)
     fig.tight_layout()
     out = Path(args.out or f"compare_{ds.card.name.replace(':', '-').replace('/', '_')}_{sample.name}_x{args.scale}.png")
     out.parent.mkdir(parents=True, exist_ok=True)
