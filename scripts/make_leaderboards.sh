@@ -28,6 +28,6 @@ cp "$OUT"/*__set5__*__matlab.json /tmp/srbench-set5/
 "$SB" baseline --results /tmp/srbench-set5 --out leaderboards/baselines/ci-set5.json
 # Side-by-side crops: the Urban100 image the lightweight-SR papers show, at x4 and x2.
 "$SB" compare-visual --set urban100 --image img_092 --models bicubic,fsrcnn,tpsr-nogan,tpsr-d2,carn-m,imdn \
-  --box 560,130,200,150 --scale 4 --out leaderboards/plots/compare_urban100_img_092_x4.png
+  --box 520,210,200,150 --scale 4 --out leaderboards/plots/compare_urban100_img_092_x4.png
 "$SB" compare-visual --set urban100 --image img_092 --models bicubic,fsrcnn,imdn,carn-m,falsr-b,falsr-a \
-  --box 560,130,200,150 --scale 2 --out leaderboards/plots/compare_urban100_img_092_x2.png
+  --box 520,210,200,150 --scale 2 --out leaderboards/plots/compare_urban100_img_092_x2.png
