@@ -139,7 +139,7 @@ def render_table(table: Table) -> tuple[str, list[str]]:
                     row.append("–")
                     continue
                 delta = d["metrics"]["psnr"] - paper["psnr"]
-                mark = "" if paper.get("protocol", proto_name) == proto_name else "†"
+                mark = "†" if _protocol_differences(paper, d) else ""
                 row.append(f"{paper['psnr']:.2f}{mark} ({delta:+.2f})")
                 if abs(delta) > NOTE_THRESHOLD_DB:
                     notes.append(_deviation_note(mod, s, table.scale, d, paper, delta, proto_name))
@@ -162,10 +162,40 @@ def _fmt_params(p) -> str:
     return f"{p / 1e3:.1f}K" if p < 1e6 else f"{p / 1e6:.3f}M"
 
 
+_NOT_SETTINGS = ("name", "version", "description", "source")
+
+
+def _protocol_differences(paper: dict, doc: dict) -> list[str] | None:
+    """Settings in which the paper's protocol differs from the result's, on this set (grey handling
+    counts only when the set has a grey image); None when they are the same protocol."""
+    from .errors import SrbenchError
+    from .protocols import get_protocol
+
+    name = paper.get("protocol", doc["protocol"]["name"])
+    if name == doc["protocol"]["name"]:
+        return None
+    try:
+        other = get_protocol(name).to_dict()
+    except SrbenchError:
+        return ["(unknown protocol)"]
+    ours = doc["protocol"]
+    diffs = [k for k in other if k not in _NOT_SETTINGS and other[k] != ours.get(k)]
+    if not any(i.get("gray") for i in doc.get("images", [])):
+        diffs = [k for k in diffs if k != "gray"]
+    return diffs or None
+
+
 def _deviation_note(model, dataset, scale, doc, paper, delta, proto_name) -> str:
     reasons = []
-    if paper.get("protocol", proto_name) != proto_name:
-        reasons.append(f"the paper used its own protocol `{paper['protocol']}` (this table: `{proto_name}`)")
+    diffs = _protocol_differences(paper, doc)
+    if diffs:
+        reasons.append(f"the paper used its own protocol `{paper['protocol']}` (this table: `{proto_name}`; "
+                       f"differs in {', '.join(diffs)})")
+    if diffs and "gray" in diffs:
+        grey = [i["name"] for i in doc["images"] if i.get("gray")]
+        gain = 20 * math.log10(255 / 219) * len(grey) / doc["n_images"]
+        reasons.append(f"grey image {', '.join(grey)} is taken as RGB (16-235 Y) by one protocol and as Y by "
+                       f"the other: {gain:.3f} dB on the set mean")
     why = (paper.get("why") or "").strip()
     if why:
         reasons.append(why)

@@ -70,6 +70,39 @@ def _points(table, spec: PlotSpec):
     return pts, baseline
 
 
+# Label positions tried in turn (offset in points, alignment): the first that overlaps no label
+# placed before and no other marker is used.
+_LABEL_SLOTS = [((5, 4), "left"), ((5, -11), "left"), ((-5, 4), "right"), ((-5, -11), "right"),
+                ((5, 13), "left"), ((5, -20), "left"), ((-5, 13), "right"), ((-5, -20), "right")]
+
+
+def _label_points(ax, pts) -> None:
+    ax.figure.canvas.draw()  # fixes the limits, so data -> display transforms are final
+    to_px = ax.transData.transform
+    pt = ax.figure.dpi / 72.0  # display pixels per point
+    markers = [to_px((x, y)) for _, x, y in pts]
+    placed: list[tuple[float, float, float, float]] = []
+
+    def box(px, off, ha, text):
+        w, h = 5.2 * len(text) * pt, 9 * pt  # fontsize 8
+        x0 = px[0] + off[0] * pt - (w if ha == "right" else 0)
+        y0 = px[1] + off[1] * pt
+        return (x0, y0, x0 + w, y0 + h)
+
+    def free(b):
+        hits_label = any(b[0] < c[2] and c[0] < b[2] and b[1] < c[3] and c[1] < b[3] for c in placed)
+        hits_marker = any(b[0] - 3 < m[0] < b[2] + 3 and b[1] - 3 < m[1] < b[3] + 3 for m in markers)
+        return not hits_label and not hits_marker
+
+    for (name, x, y), px in sorted(zip(pts, markers), key=lambda t: (t[1][0], -t[1][1])):
+        others = [m for m in markers if m is not px]
+        markers_saved, markers[:] = list(markers), others
+        choice = next(((off, ha) for off, ha in _LABEL_SLOTS if free(box(px, off, ha, name))), _LABEL_SLOTS[0])
+        markers[:] = markers_saved
+        placed.append(box(px, *choice, name))
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=choice[0], ha=choice[1], fontsize=8)
+
+
 def draw(table, spec: PlotSpec, out_dir: Path) -> list[Path]:
     import matplotlib
 
@@ -91,15 +124,11 @@ def draw(table, spec: PlotSpec, out_dir: Path) -> list[Path]:
         ax.scatter(xs, ys, color="#8899aa", zorder=2, label="model")
         ax.plot([xs[i] for i in front], [ys[i] for i in front], "-o", color="#d62728", zorder=3,
                 label="Pareto front")
-        span = (max(ys) - min(ys)) or 1.0
-        for name, x, y in pts:
-            # Models of the same cost (the TPSR variants) with close values: the lower label goes below.
-            crowded = any(x2 == x and 0 < y2 - y < 0.08 * span for _, x2, y2 in pts)
-            ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, -11 if crowded else 4), fontsize=8)
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else ""))
         ax.margins(x=0.15, y=0.12)
+        _label_points(ax, pts)
     if baseline is not None:
         ax.axhline(baseline[1], color="#555555", ls="--", lw=1, label="bicubic")
     ax.set_xlabel(COSTS[spec.cost])

@@ -91,3 +91,16 @@ def test_pareto_front():
     pts = [(1.0, 30.0), (2.0, 31.0), (3.0, 30.5), (4.0, 32.0), (0.5, 29.0)]
     assert pareto_front(pts, higher_is_better=True) == [4, 0, 1, 3]
     assert pareto_front([(1.0, 0.3), (2.0, 0.2), (3.0, 0.25)], higher_is_better=False) == [0, 1]
+
+
+def test_paper_protocol_differences_count_grey_handling_only_on_sets_with_grey_images():
+    from srbench.leaderboard import _protocol_differences
+    from srbench.protocols import get_protocol
+
+    doc = {"protocol": get_protocol("matlab").to_dict(), "n_images": 2,
+           "images": [{"name": "a", "gray": False}, {"name": "b", "gray": False}]}
+    assert _protocol_differences({"protocol": "matlab"}, doc) is None
+    assert _protocol_differences({"protocol": "matlab-rgb"}, doc) is None  # the same numbers here
+    doc["images"][1]["gray"] = True
+    assert _protocol_differences({"protocol": "matlab-rgb"}, doc) == ["gray"]
+    assert set(_protocol_differences({"protocol": "falsr"}, doc)) == {"sr_rounding", "luma", "y_rounding", "gray", "shave"}
