@@ -7,7 +7,7 @@ protocols (or versions) never share a table.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from .registry import Registry
 
@@ -55,60 +55,38 @@ BT601 = "bt601-matlab: Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255, R,G,B i
 
 PROTOCOLS: Registry[Protocol] = Registry("protocol")
 
-PROTOCOLS.register(
-    "matlab",
-    Protocol(
-        name="matlab",
-        version="1",
-        description="canonical: RCAN Evaluate_PSNR_SSIM.m lineage (IMDN, CARN, RCAN, most tables)",
-        source="yulunzhang/RCAN Evaluate_PSNR_SSIM.m",
-        lr_source="dataset-or-generated",
-        lr_resize="uint8",
-        pipeline="rgb",
-        sr_rounding="round",
-        luma=BT601,
-        y_rounding=False,
-        gray="as-y",
-        shave="scale",
-    ),
-    aliases=("canonical",),
+MATLAB = Protocol(
+    name="matlab",
+    version="1",
+    description="canonical: RCAN Evaluate_PSNR_SSIM.m lineage (IMDN, CARN, RCAN, most tables)",
+    source="yulunzhang/RCAN Evaluate_PSNR_SSIM.m",
+    lr_source="dataset-or-generated",
+    lr_resize="uint8",
+    pipeline="rgb",
+    sr_rounding="round",
+    luma=BT601,
+    y_rounding=False,
+    gray="as-y",
+    shave="scale",
 )
-PROTOCOLS.register(
-    "matlab-rgb",
-    Protocol(
-        name="matlab-rgb",
-        version="1",
-        description=("matlab with grey images read as RGB (R = G = B, Y on the 16-235 scale), as in set copies "
-                     "storing Set14 bridge in 3 channels: the published Set14 values of IMDN and CARN "
-                     "(+0.094 dB on the Set14 mean; identical on sets without grey images)"),
-        source="yulunzhang/RCAN Evaluate_PSNR_SSIM.m on 3-channel HR; reproduces IMDN/CARN-M Set14 tables",
-        lr_source="dataset-or-generated",
-        lr_resize="uint8",
-        pipeline="rgb",
-        sr_rounding="round",
-        luma=BT601,
-        y_rounding=False,
-        gray="replicate",
-        shave="scale",
-    ),
-)
-PROTOCOLS.register(
-    "rounded-y",
-    Protocol(
-        name="rounded-y",
-        version="1",
-        description="matlab with Y rounded to uint8 (rgb2ycbcr on uint8 images; IMDN's test_IMDN.py): about -0.09 dB at x2",
-        source="Zheng222/IMDN@8f158e6a test_IMDN.py (utils.rgb2ycbcr on uint8)",
-        lr_source="dataset-or-generated",
-        lr_resize="uint8",
-        pipeline="rgb",
-        sr_rounding="round",
-        luma=BT601,
-        y_rounding=True,
-        gray="as-y",
-        shave="scale",
-    ),
-)
+PROTOCOLS.register("matlab", MATLAB, aliases=("canonical",))
+# The variants of matlab that papers used: only what differs is written out.
+PROTOCOLS.register("matlab-rgb", replace(
+    MATLAB,
+    name="matlab-rgb",
+    description=("matlab with grey images read as RGB (R = G = B, Y on the 16-235 scale), as in set copies "
+                 "storing Set14 bridge in 3 channels: the published Set14 values of IMDN and CARN "
+                 "(+0.094 dB on the Set14 mean; identical on sets without grey images)"),
+    source="yulunzhang/RCAN Evaluate_PSNR_SSIM.m on 3-channel HR; reproduces IMDN/CARN-M Set14 tables",
+    gray="replicate",
+))
+PROTOCOLS.register("rounded-y", replace(
+    MATLAB,
+    name="rounded-y",
+    description="matlab with Y rounded to uint8 (rgb2ycbcr on uint8 images; IMDN's test_IMDN.py): about -0.09 dB at x2",
+    source="Zheng222/IMDN@8f158e6a test_IMDN.py (utils.rgb2ycbcr on uint8)",
+    y_rounding=True,
+))
 PROTOCOLS.register(
     "vdsr",
     Protocol(
@@ -126,25 +104,16 @@ PROTOCOLS.register(
         shave="scale",
     ),
 )
-PROTOCOLS.register(
-    "tpsr",
-    Protocol(
-        name="tpsr",
-        version="2",
-        # v2: grey images as RGB. v1 took them as Y, which is 0.094 dB below TPSR's published Set14
-        # values; as RGB they reproduce (27.9507 vs 27.95, TPSR-NOGAN). Set5 values are unchanged.
-        description="royson/tpsr evaluate.py: float Y, shave = scale, images read as RGB (grey replicated)",
-        source="royson/tpsr@76440813 evaluate.py",
-        lr_source="dataset-or-generated",
-        lr_resize="uint8",
-        pipeline="rgb",
-        sr_rounding="round",
-        luma=BT601,
-        y_rounding=False,
-        gray="replicate",
-        shave="scale",
-    ),
-)
+PROTOCOLS.register("tpsr", replace(
+    MATLAB,
+    name="tpsr",
+    # v2: grey images as RGB. v1 took them as Y, which is 0.094 dB below TPSR's published Set14
+    # values; as RGB they reproduce (27.9507 vs 27.95, TPSR-NOGAN). Set5 values are unchanged.
+    version="2",
+    description="royson/tpsr evaluate.py: float Y, shave = scale, images read as RGB (grey replicated)",
+    source="royson/tpsr@76440813 evaluate.py",
+    gray="replicate",
+))
 PROTOCOLS.register(
     "falsr",
     Protocol(
