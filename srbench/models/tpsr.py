@@ -113,5 +113,5 @@ def build(card, scale: int, pretrained: bool = True) -> nn.Module:
     from . import load_official_pth
 
     model = TPSRWrapper(scale, **card.arch)
-    # The official loader used strict=False; the released files do load strictly.
+    # The official loader tolerated missing or extra keys; the released files match every key exactly.
     return load_official_pth(model, card, scale) if pretrained else model
