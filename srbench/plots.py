@@ -89,16 +89,13 @@ def _label_points(ax, pts) -> None:
         y0 = px[1] + off[1] * pt
         return (x0, y0, x0 + w, y0 + h)
 
-    def free(b):
+    def free(b, own):
         hits_label = any(b[0] < c[2] and c[0] < b[2] and b[1] < c[3] and c[1] < b[3] for c in placed)
-        hits_marker = any(b[0] - 3 < m[0] < b[2] + 3 and b[1] - 3 < m[1] < b[3] + 3 for m in markers)
+        hits_marker = any(b[0] - 3 < m[0] < b[2] + 3 and b[1] - 3 < m[1] < b[3] + 3 for m in markers if m is not own)
         return not hits_label and not hits_marker
 
     for (name, x, y), px in sorted(zip(pts, markers), key=lambda t: (t[1][0], -t[1][1])):
-        others = [m for m in markers if m is not px]
-        markers_saved, markers[:] = list(markers), others
-        choice = next(((off, ha) for off, ha in _LABEL_SLOTS if free(box(px, off, ha, name))), _LABEL_SLOTS[0])
-        markers[:] = markers_saved
+        choice = next(((off, ha) for off, ha in _LABEL_SLOTS if free(box(px, off, ha, name), px)), _LABEL_SLOTS[0])
         placed.append(box(px, *choice, name))
         ax.annotate(name, (x, y), textcoords="offset points", xytext=choice[0], ha=choice[1], fontsize=8)
 

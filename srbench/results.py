@@ -56,7 +56,7 @@ class Journal:
         done: dict[str, dict] = {}
         if not self.path.exists():
             return done
-        for i, line in enumerate(self.path.read_text().splitlines()):
+        for line in self.path.read_text().splitlines():
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError:
