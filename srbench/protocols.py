@@ -70,7 +70,7 @@ MATLAB = Protocol(
     shave="scale",
 )
 PROTOCOLS.register("matlab", MATLAB, aliases=("canonical",))
-# The variants of matlab that papers used: only what differs is written out.
+# The protocols papers used, as variants of matlab: only what differs is written out.
 PROTOCOLS.register("matlab-rgb", replace(
     MATLAB,
     name="matlab-rgb",
@@ -87,23 +87,15 @@ PROTOCOLS.register("rounded-y", replace(
     source="Zheng222/IMDN@8f158e6a test_IMDN.py (utils.rgb2ycbcr on uint8)",
     y_rounding=True,
 ))
-PROTOCOLS.register(
-    "vdsr",
-    Protocol(
-        name="vdsr",
-        version="1",
-        description="bicubic rows of VDSR/DRCN/LapSRN tables: LR kept in double, rounded Y",
-        source="VDSR/DRCN/LapSRN MATLAB test scripts",
-        lr_source="generated",
-        lr_resize="double",
-        pipeline="rgb",
-        sr_rounding="round",
-        luma=BT601,
-        y_rounding=True,
-        gray="as-y",
-        shave="scale",
-    ),
-)
+PROTOCOLS.register("vdsr", replace(
+    MATLAB,
+    name="vdsr",
+    description="bicubic rows of VDSR/DRCN/LapSRN tables: LR kept in double, rounded Y",
+    source="VDSR/DRCN/LapSRN MATLAB test scripts",
+    lr_source="generated",
+    lr_resize="double",
+    y_rounding=True,
+))
 PROTOCOLS.register("tpsr", replace(
     MATLAB,
     name="tpsr",
@@ -114,23 +106,17 @@ PROTOCOLS.register("tpsr", replace(
     source="royson/tpsr@76440813 evaluate.py",
     gray="replicate",
 ))
-PROTOCOLS.register(
-    "falsr",
-    Protocol(
-        name="falsr",
-        version="1",
-        description="falsr/FALSR calculate.py: SR truncated to uint8, skimage rgb2ycbcr Y rounded, shave 2",
-        source="falsr/FALSR@70f48223 calculate.py",
-        lr_source="dataset-or-generated",
-        lr_resize="uint8",
-        pipeline="rgb",
-        sr_rounding="truncate",
-        luma=BT601 + " (skimage rgb2ycbcr)",
-        y_rounding=True,
-        gray="replicate",
-        shave="2",
-    ),
-)
+PROTOCOLS.register("falsr", replace(
+    MATLAB,
+    name="falsr",
+    description="falsr/FALSR calculate.py: SR truncated to uint8, skimage rgb2ycbcr Y rounded, shave 2",
+    source="falsr/FALSR@70f48223 calculate.py",
+    sr_rounding="truncate",
+    luma=BT601 + " (skimage rgb2ycbcr)",
+    y_rounding=True,
+    gray="replicate",
+    shave="2",
+))
 PROTOCOLS.register(
     "fsrcnn",
     Protocol(
@@ -148,25 +134,15 @@ PROTOCOLS.register(
         shave="scale",
     ),
 )
-PROTOCOLS.register(
-    "pirm",
-    Protocol(
-        name="pirm",
-        version="1",
-        description="PIRM-2018 (roimehrez/PIRM2018): rounded Y of rgb2ycbcr, shave 4 px whatever the scale",
-        source="roimehrez/PIRM2018@d585552a evaluate_results.m, utils/convert_shave_image.m",
-        lr_source="dataset-or-generated",
-        lr_resize="uint8",
-        pipeline="rgb",
-        sr_rounding="round",
-        luma=BT601,
-        y_rounding=True,
-        gray="as-y",
-        shave="4",
-        lpips_shave="4",
-    ),
-)
-
+PROTOCOLS.register("pirm", replace(
+    MATLAB,
+    name="pirm",
+    description="PIRM-2018 (roimehrez/PIRM2018): rounded Y of rgb2ycbcr, shave 4 px whatever the scale",
+    source="roimehrez/PIRM2018@d585552a evaluate_results.m, utils/convert_shave_image.m",
+    y_rounding=True,
+    shave="4",
+    lpips_shave="4",
+))
 CANONICAL = "matlab"
 
 
