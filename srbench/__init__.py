@@ -1,5 +1,23 @@
-"""srbench: faithful, fast, reproducible evaluation of single-image super-resolution models."""
+"""srbench: faithful, fast, reproducible evaluation of single-image super-resolution models.
 
-__version__ = "0.1.0"
+Public API (imported lazily, so ``import srbench`` stays light)::
 
-__all__ = ["__version__"]
+    srbench.evaluate(model, dataset, scale, ...)    # a zoo name, card file, module, callable, ...
+    srbench.score(sr_dir, dataset, scale, ...)      # a folder of precomputed SR images
+    srbench.compute(metric, sr, hr=None, ...)       # one metric on one image
+"""
+
+__version__ = "0.2.0"
+
+_API = {"evaluate": "srbench.engine", "make_plan": "srbench.engine", "score": "srbench.score",
+        "compute": "srbench.metrics"}
+
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name):
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'srbench' has no attribute '{name}'")

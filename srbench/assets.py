@@ -74,7 +74,8 @@ def _sha256_cached(path: str, mtime_ns: int, size: int) -> str:
     return sha256_of(Path(path))
 
 
-def _file_hash(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, cached by path, mtime and size."""
     st = path.stat()
     return _sha256_cached(str(path), st.st_mtime_ns, st.st_size)
 
@@ -100,13 +101,13 @@ def find_in_mirror(sha256: str, filename: str | None = None, size: int | None = 
         candidates = [p for p, s in _mirror_files(str(root)) if size is None or s == size]
         candidates.sort(key=lambda p: os.path.basename(p) != filename)
         for p in candidates:
-            if _file_hash(Path(p)) == sha256:
+            if file_sha256(Path(p)) == sha256:
                 return Path(p)
     return None
 
 
 def _verified(path: Path, sha256: str) -> bool:
-    return path.is_file() and _file_hash(path) == sha256
+    return path.is_file() and file_sha256(path) == sha256
 
 
 def _extract_member(archive: Path, member: str, dst: Path) -> None:

@@ -18,6 +18,8 @@ YCBCR_OFFSET = np.array([16.0, 128.0, 128.0])
 RGB_FROM_YCBCR = np.linalg.inv(YCBCR_FROM_RGB)
 # ITU-R BT.601 full-range luma, used to bring an RGB output of a grey input back to one channel.
 LUMA_601 = np.array([0.299, 0.587, 0.114])
+# MATLAB rgb2gray: the first row of inv(NTSC YIQ matrix), what the NIQE release sees.
+MATLAB_GRAY = np.array([0.298936021293775, 0.587043074451121, 0.114020904255103])
 
 
 def rgb_to_y(rgb: np.ndarray, rounded: bool = False) -> np.ndarray:
@@ -35,6 +37,11 @@ def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
 def ycbcr_to_rgb(ycbcr: np.ndarray) -> np.ndarray:
     """Inverse of :func:`rgb_to_ycbcr`, float64 in [0, 255] (not clipped)."""
     return (ycbcr.astype(np.float64) - YCBCR_OFFSET) @ (RGB_FROM_YCBCR.T * 255.0)
+
+
+def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
+    """MATLAB ``rgb2gray`` of an HxWx3 image in [0, 255], float64 (round it for the uint8 result)."""
+    return rgb.astype(np.float64) @ MATLAB_GRAY
 
 
 def gray_of(rgb: np.ndarray) -> np.ndarray:

@@ -22,7 +22,6 @@ features, once per image whatever its size.
 
 from __future__ import annotations
 
-import importlib
 import math
 from fractions import Fraction
 
@@ -160,9 +159,10 @@ def _fmt_len(v: Fraction) -> str:
 def build_for_counting(card, scale: int) -> torch.nn.Module:
     """The randomly initialised module of ``card`` at ``scale``, straight from its builder (so
     ``requires_grad`` is as the port set it); never touches weights or the network."""
+    from .registry import import_object
+
     card.check_scale(scale)
-    module_name, attr = card.builder.split(":")
-    model = getattr(importlib.import_module(module_name), attr)(card, scale, pretrained=False)
+    model = import_object(card.builder, f"model '{card.name}' builder")(card, scale, pretrained=False)
     return model.eval()
 
 
@@ -248,4 +248,24 @@ def profile(card, scale: int, convention: str = "hr720") -> dict:
     }
 
 
-__all__ = ["CONVENTIONS", "count_params", "count_weights", "count_at", "count_ops", "build_for_counting", "profile"]
+def profile_module(module: torch.nn.Module, scale: int, io, convention: str = "hr720") -> dict:
+    """Params and Mult-Adds of a user's torch module (``io``: its I/O convention) under ``convention``."""
+    if convention not in CONVENTIONS:
+        raise SrbenchError(f"unknown convention '{convention}': use " + " or ".join(CONVENTIONS))
+    import copy
+
+    model = copy.deepcopy(module).eval().cpu().float()
+    channels = 1 if io.colour == "y" else 3
+    if io.same_size:
+        h, w = (Fraction(v) for v in (HR720 if convention == "hr720" else LR480))
+    elif convention == "hr720":
+        h, w = Fraction(HR720[0], scale), Fraction(HR720[1], scale)
+    else:
+        h, w = (Fraction(v) for v in LR480)
+    ops = count_ops(model, h, w, channels)
+    return {"convention": convention, "input": f"{_fmt_len(w)}x{_fmt_len(h)}", "params": count_params(model),
+            "macs": ops["macs"], "macs_g": ops["macs"] / 1e9, "flops_true_g": ops["flops_true"] / 1e9,
+            "macs_rule": MACS_RULE}
+
+
+__all__ = ["CONVENTIONS", "count_params", "count_weights", "count_at", "count_ops", "build_for_counting", "profile", "profile_module"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 
 FORMATS = ("table", "json", "csv", "markdown")
@@ -24,7 +23,9 @@ def render(rows: list[dict], fmt: str = "table", columns: list[str] | None = Non
            floatfmt: dict[str, str] | None = None, json_doc=None) -> str:
     """Render ``rows`` (dicts sharing keys) in ``fmt``; ``json_doc`` replaces rows for json output."""
     if fmt == "json":
-        return json.dumps(json_doc if json_doc is not None else rows, indent=2, ensure_ascii=False)
+        from .results import dumps
+
+        return dumps(json_doc if json_doc is not None else rows)
     columns = columns or (list(rows[0]) if rows else [])
     floatfmt = floatfmt or {}
     if fmt == "csv":

@@ -15,6 +15,9 @@ from functools import lru_cache
 
 import numpy as np
 
+# Bumped whenever a change could alter any output value: LR caches are keyed by it.
+IMRESIZE_VERSION = "1"
+
 
 def _cubic(x: np.ndarray) -> np.ndarray:
     ax = np.abs(x)

@@ -1,8 +1,9 @@
-"""Running a model on one LR image: device, precision and optional overlapping tiles."""
+"""Running a torch model on one LR image: device, precision, optional overlapping tiles, forward timing."""
 
 from __future__ import annotations
 
 import contextlib
+import time
 
 import numpy as np
 import torch
@@ -41,29 +42,52 @@ def _deterministic(device: torch.device):
     return contextlib.nullcontext()
 
 
-def _forward(model, x: torch.Tensor) -> torch.Tensor:
-    return model(x)
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def run_model(model: torch.nn.Module, lr: np.ndarray, out_scale: int, device: torch.device,
-              precision: str = "fp32", tile: int | None = None, tile_overlap: int = 0) -> np.ndarray:
-    """``model`` on an HxWxC float image in [0, 1] units -> (out_scale H)x(out_scale W)xC, times 255.
+              precision: str = "fp32", tile: int | None = None, tile_overlap: int = 0,
+              to_255: float = 255.0) -> tuple[np.ndarray, float]:
+    """``model`` on an HxWxC float image in its own units -> ((out_scale H)x(out_scale W)xC float64
+    times ``to_255``, forward seconds).
 
-    The product with 255 is taken in the model's output dtype, as the official scripts do, so a
-    truncating protocol sees the same values they see. With ``tile``, the LR is cut into tiles of
+    The product with ``to_255`` (255 for [0, 1] models) is taken in the model's output dtype, as the
+    official scripts do, so a truncating protocol sees the values they see. Only the forward pass
+    (tiles included, synchronised on a GPU) is timed. With ``tile``, the LR is cut into tiles of
     ``tile`` px, each run with ``tile_overlap`` px of context on every side, and only the tile's own
     output kept: equal to the untiled output when the overlap covers the receptive field (models
     with global pooling, like IMDN's contrast-aware attention, always change under tiling).
     """
     dtype = model_dtype(model, precision)
     x = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1)))[None].to(device=device, dtype=dtype)
-    with torch.inference_mode(), _deterministic(device):
-        if not tile:
-            out = _forward(model, x)
-        else:
-            out = _tiled(model, x, out_scale, tile, tile_overlap)
-        out = (out.float() if out.dtype in (torch.float16, torch.bfloat16) else out) * 255
-    return out[0].permute(1, 2, 0).cpu().double().numpy()
+    try:
+        with torch.inference_mode(), _deterministic(device):
+            _sync(device)
+            t0 = time.perf_counter()
+            out = model(x) if not tile else _tiled(model, x, out_scale, tile, tile_overlap)
+            _sync(device)
+            seconds = time.perf_counter() - t0
+            out = (out.float() if out.dtype in (torch.float16, torch.bfloat16) else out) * to_255
+    except torch.OutOfMemoryError as exc:
+        raise _oom(lr, exc, tile) from None
+    except RuntimeError as exc:
+        if "memory" in str(exc).lower() and "alloc" in str(exc).lower():
+            raise _oom(lr, exc, tile) from None
+        raise
+    expected = (1, lr.shape[2], lr.shape[0] * out_scale, lr.shape[1] * out_scale)
+    if tuple(out.shape) != expected:
+        raise SrbenchError(f"the model returned a tensor of shape {tuple(out.shape)} for an input of shape "
+                           f"{tuple(x.shape)}; expected {expected} (N, C, {out_scale}H, {out_scale}W)")
+    return out[0].permute(1, 2, 0).cpu().double().numpy(), seconds
+
+
+def _oom(lr: np.ndarray, exc: Exception, tile: int | None) -> SrbenchError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    hint = "a smaller --tile" if tile else "--tile 256 --tile-overlap 16 (or a smaller tile)"
+    return SrbenchError(f"the model ran out of memory on a {lr.shape[1]}x{lr.shape[0]} LR image ({first}); "
+                        f"use {hint}")
 
 
 def _tiled(model, x: torch.Tensor, s: int, tile: int, overlap: int) -> torch.Tensor:
@@ -76,7 +100,7 @@ def _tiled(model, x: torch.Tensor, s: int, tile: int, overlap: int) -> torch.Ten
             bottom, right = min(top + tile, h), min(left + tile, w)
             t0, l0 = max(top - overlap, 0), max(left - overlap, 0)
             t1, l1 = min(bottom + overlap, h), min(right + overlap, w)
-            y = _forward(model, x[:, :, t0:t1, l0:l1])
+            y = model(x[:, :, t0:t1, l0:l1])
             if out is None:
                 out = y.new_zeros((1, y.shape[1], h * s, w * s))
             out[:, :, top * s:bottom * s, left * s:right * s] = y[

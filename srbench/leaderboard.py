@@ -1,157 +1,29 @@
-"""Markdown leaderboards generated from result files.
+"""Markdown leaderboards generated from result files (see :mod:`srbench.report` for what enters them).
 
-One file per (protocol, scale): rows are models, columns are sets x metrics, plus trainable params,
-Mult-Adds (convention named) and the published PSNR with the delta to it. Results of different
-protocols (or protocol versions) never share a table; non-fp32 and ``--limit`` runs are left out.
-The output depends only on the results, so ``--check`` can compare it byte for byte.
+One file per (protocol, scale), each table narrow enough to read (about 10 columns at most):
+- a summary: models x sets, PSNR / SSIM (and LPIPS where computed), with params and Mult-Adds;
+- one table per set with every metric, the published PSNR and SSIM and the deltas to them;
+- models run at another precision (int8, fp16, bf16), beside the fp32 result of the same model;
+- notes on every deviation from a published PSNR above 0.02 dB, with its known cause;
+- the quality-vs-cost plots and the protocol's settings.
+Titles, number formats and arrows come from the metric specs and dataset cards. The output
+depends only on the results, so ``--check`` can compare it byte for byte.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from dataclasses import dataclass
 
-from .metrics import get_metric
+from .report import (Table, complexity_of, group, metric_spec, metric_title, paper_row, set_title)
 
-SET_ORDER = ["set5", "set14", "b100", "urban100", "div2k"]
-SET_TITLES = {"set5": "Set5", "set14": "Set14", "b100": "B100", "urban100": "Urban100", "div2k": "DIV2K"}
-METRIC_ORDER = ["psnr", "ssim", "lpips", "niqe", "pi"]
-METRIC_TITLES = {"psnr": "PSNR", "ssim": "SSIM", "lpips": "LPIPS", "niqe": "NIQE", "pi": "PI"}
-FLOATFMT = {"psnr": ".2f", "ssim": ".4f", "lpips": ".4f", "niqe": ".3f", "pi": ".3f"}
 NOTE_THRESHOLD_DB = 0.02
-
-
-@dataclass
-class Table:
-    protocol: str  # name@version
-    scale: int
-    docs: dict  # (model, dataset) -> result document
-
-    @property
-    def filename(self) -> str:
-        return f"{self.protocol.split('@')[0]}_x{self.scale}.md"
-
-
-def eligible(doc: dict) -> bool:
-    prov = doc.get("provenance", {})
-    return prov.get("precision", "fp32") == "fp32" and not prov.get("dataset", {}).get("limit")
-
-
-def group(docs: list[dict]) -> list[Table]:
-    tables: dict[tuple[str, int], dict] = defaultdict(dict)
-    for d in docs:
-        if not eligible(d):
-            continue
-        key = (f"{d['protocol']['name']}@{d['protocol']['version']}", d["scale"])
-        tables[key][(d["model"], d["dataset"])] = d
-    return [Table(p, s, t) for (p, s), t in sorted(tables.items())]
-
-
-def _sets(table: Table) -> list[str]:
-    present = {ds for _, ds in table.docs}
-    return [s for s in SET_ORDER if s in present] + sorted(present - set(SET_ORDER))
-
-
-def _metrics(table: Table) -> list[str]:
-    present = {m for d in table.docs.values() for m in d["metrics"]}
-    return [m for m in METRIC_ORDER if m in present]
-
-
-def _complexity(docs: list[dict]) -> dict:
-    for d in docs:
-        if d.get("complexity"):
-            return d["complexity"]
-    return {}
-
-
-def _published(doc: dict) -> list[dict]:
-    """The card's current published rows for this result (cards get corrected without re-running
-    models); the copy inside the result for models not in the registry (someone else's card)."""
-    from .errors import SrbenchError
-    from .models import get_card
-
-    try:
-        card = get_card(doc["model"])
-    except SrbenchError:
-        return doc.get("published", [])
-    return [r for r in card.published if r["dataset"] == doc["dataset"] and r["scale"] == doc["scale"]]
-
-
-def _paper_row(doc: dict) -> dict | None:
-    return next((r for r in _published(doc) if r.get("kind", "paper") == "paper"), None)
+MAX_SET_COLUMNS = 10
 
 
 def _fmt(v, spec: str) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
     return format(v, spec)
-
-
-def _model_order(table: Table) -> list[str]:
-    models = {m for m, _ in table.docs}
-    def key(m):
-        c = _complexity([d for (mm, _), d in table.docs.items() if mm == m])
-        return (m != "bicubic", c.get("macs_g") if c.get("macs_g") is not None else -1, m)
-    return sorted(models, key=key)
-
-
-def render_table(table: Table) -> tuple[str, list[str]]:
-    """The markdown table and the notes on >0.02 dB deviations from published PSNR."""
-    from tabulate import tabulate
-
-    sets, metrics = _sets(table), _metrics(table)
-    models = _model_order(table)
-    proto_name = table.protocol.split("@")[0]
-    headers = ["Model", "Params", "Mult-Adds (G)"]
-    columns: list[tuple[str, str]] = []
-    for s in sets:
-        for m in metrics:
-            columns.append((s, m))
-            headers.append(f"{SET_TITLES.get(s, s)} {METRIC_TITLES[m]} {get_metric(m).arrow}")
-            if m == "psnr":
-                columns.append((s, "paper"))
-                headers.append(f"{SET_TITLES.get(s, s)} paper PSNR (Δ)")
-
-    best: dict[tuple[str, str], float] = {}
-    for s, m in columns:
-        if m == "paper":
-            continue
-        vals = [table.docs[(mod, s)]["metrics"].get(m) for mod in models if (mod, s) in table.docs]
-        vals = [v for v in vals if v is not None and math.isfinite(v)]
-        if vals:
-            best[(s, m)] = max(vals) if get_metric(m).higher_is_better else min(vals)
-
-    rows, notes = [], []
-    for mod in models:
-        docs = [d for (mm, _), d in table.docs.items() if mm == mod]
-        c = _complexity(docs)
-        title = docs[0].get("model_title", mod)
-        row = [f"{title} (`{mod}`)", _fmt_params(c.get("params")), _fmt(c.get("macs_g"), ".2f")]
-        for s, m in columns:
-            d = table.docs.get((mod, s))
-            if d is None:
-                row.append("–")
-                continue
-            if m == "paper":
-                paper = _paper_row(d)
-                if paper is None or paper.get("psnr") is None:
-                    row.append("–")
-                    continue
-                delta = d["metrics"]["psnr"] - paper["psnr"]
-                mark = "†" if _protocol_differences(paper, d) else ""
-                row.append(f"{paper['psnr']:.2f}{mark} ({delta:+.2f})")
-                if abs(delta) > NOTE_THRESHOLD_DB:
-                    notes.append(_deviation_note(mod, s, table.scale, d, paper, delta, proto_name))
-                continue
-            v = d["metrics"].get(m)
-            text = _fmt(v, FLOATFMT[m])
-            if v is not None and (s, m) in best and v == best[(s, m)]:
-                text = f"**{text}**"
-            row.append(text)
-        rows.append(row)
-    md = tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
-    return md, notes
 
 
 def _fmt_params(p) -> str:
@@ -162,12 +34,115 @@ def _fmt_params(p) -> str:
     return f"{p / 1e3:.1f}K" if p < 1e6 else f"{p / 1e6:.3f}M"
 
 
+def _model_cell(table: Table, model: str) -> str:
+    doc = next(d for (m, _), d in table.docs.items() if m == model)
+    return f"{doc.get('model_title', model)} (`{model}`)"
+
+
+def _best(table: Table, dataset: str, metric: str):
+    spec = metric_spec(metric)
+    vals = [d["metrics"].get(metric) for (m, ds), d in table.docs.items() if ds == dataset]
+    vals = [v for v in vals if isinstance(v, (int, float)) and math.isfinite(v)]
+    if not vals or spec is None:
+        return None
+    return max(vals) if spec.higher_is_better else min(vals)
+
+
+def _value(table: Table, model: str, dataset: str, metric: str, bold: bool = True) -> str:
+    d = table.docs.get((model, dataset))
+    if d is None or metric not in d["metrics"]:
+        return "–"
+    spec = metric_spec(metric)
+    v = d["metrics"][metric]
+    text = _fmt(v, spec.fmt if spec else ".4f")
+    return f"**{text}**" if bold and v == _best(table, dataset, metric) else text
+
+
+def _md(rows: list[list[str]], headers: list[str]) -> str:
+    from tabulate import tabulate
+
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def summary_tables(table: Table) -> list[str]:
+    """Models x sets: PSNR / SSIM (one cell per set), then LPIPS where computed."""
+    sets = table.sets
+    out = []
+    fidelity = [m for m in ("psnr", "ssim") if m in table.metrics]
+    if fidelity:
+        headers = ["Model", "Params", "Mult-Adds (G)"] + [f"{set_title(s)} {' / '.join(metric_title(m) for m in fidelity)}"
+                                                         for s in sets]
+        rows = []
+        for model in table.models:
+            c = complexity_of([d for (m, _), d in table.docs.items() if m == model])
+            rows.append([_model_cell(table, model), _fmt_params(c.get("params")), _fmt(c.get("macs_g"), ".2f")]
+                        + [" / ".join(_value(table, model, s, m) for m in fidelity) for s in sets])
+        out.append(_md(rows, headers))
+    for metric in (m for m in table.metrics if metric_spec(m) and metric_spec(m).input == "lpips"):
+        rows = [[_model_cell(table, model)] + [_value(table, model, s, metric) for s in sets] for model in table.models]
+        out.append(_md(rows, ["Model"] + [f"{set_title(s)} {metric_title(metric)}" for s in sets]))
+    return out
+
+
+def _published_cell(doc: dict, metric: str, spec_fmt: str) -> str:
+    paper = paper_row(doc)
+    if paper is None or paper.get(metric) is None or metric not in doc["metrics"]:
+        return "–"
+    mark = "†" if _protocol_differences(paper, doc) else ""
+    delta = doc["metrics"][metric] - paper[metric]
+    return f"{format(paper[metric], spec_fmt)}{mark} ({delta:+{spec_fmt[:-1]}f})"
+
+
+def set_table(table: Table, dataset: str) -> str:
+    """Every metric of one set, with the published PSNR and SSIM and the deltas to them."""
+    metrics = table.metrics
+    columns: list[tuple[str, str]] = []
+    for m in metrics:
+        columns.append((m, "value"))
+        if m in ("psnr", "ssim"):
+            columns.append((m, "paper"))
+    columns = columns[:MAX_SET_COLUMNS - 1]
+    headers = ["Model"] + [metric_title(m) if kind == "value" else f"paper {metric_spec(m).title} (Δ)" for m, kind in columns]
+    rows = []
+    for model in table.models:
+        d = table.docs.get((model, dataset))
+        if d is None:
+            continue
+        row = [_model_cell(table, model)]
+        for m, kind in columns:
+            row.append(_value(table, model, dataset, m) if kind == "value" else _published_cell(d, m, metric_spec(m).fmt))
+        rows.append(row)
+    return _md(rows, headers)
+
+
+def other_precision_table(table: Table, fp32: Table | None) -> str:
+    """PSNR / SSIM of each model at ``table.precision``, and the delta to its fp32 result."""
+    fidelity = [m for m in ("psnr", "ssim") if m in table.metrics]
+    headers = ["Model", "Set"] + [h for m in fidelity for h in (metric_title(m), f"Δ vs fp32 {metric_spec(m).title}")]
+    rows = []
+    for model in table.models:
+        for s in table.sets:
+            d = table.docs.get((model, s))
+            if d is None:
+                continue
+            ref = fp32.docs.get((model, s)) if fp32 else None
+            row = [_model_cell(table, model), set_title(s)]
+            for m in fidelity:
+                spec = metric_spec(m)
+                row.append(_fmt(d["metrics"].get(m), spec.fmt))
+                delta = None if ref is None or m not in ref["metrics"] else d["metrics"][m] - ref["metrics"][m]
+                row.append("–" if delta is None else f"{delta:+{spec.fmt[:-1]}f}")
+            rows.append(row)
+    return _md(rows, headers)
+
+
 _NOT_SETTINGS = ("name", "version", "description", "source")
 
 
 def _protocol_differences(paper: dict, doc: dict) -> list[str] | None:
-    """Settings in which the paper's protocol differs from the result's, on this set (grey handling
-    counts only when the set has a grey image); None when they are the same protocol."""
+    """Settings in which the paper's protocol differs from the result's and that can change this
+    row's number (grey handling only on sets with a grey image; perceptual settings only where the
+    metric is compared); None when they are the same protocol."""
     from .errors import SrbenchError
     from .protocols import get_protocol
 
@@ -182,6 +157,9 @@ def _protocol_differences(paper: dict, doc: dict) -> list[str] | None:
     diffs = [k for k in other if k not in _NOT_SETTINGS and other[k] != ours.get(k)]
     if not any(i.get("gray") for i in doc.get("images", [])):
         diffs = [k for k in diffs if k != "gray"]
+    fidelity_only = not any(k in paper for k in ("lpips", "niqe", "pi", "ma"))
+    if fidelity_only:
+        diffs = [k for k in diffs if not k.startswith(("lpips_", "nr_"))]
     return diffs or None
 
 
@@ -201,8 +179,22 @@ def _deviation_note(model, dataset, scale, doc, paper, delta, proto_name) -> str
         reasons.append(why)
     if not reasons:
         reasons.append("no known cause; see the model card")
-    return (f"- `{model}` {SET_TITLES.get(dataset, dataset)} x{scale}: {doc['metrics']['psnr']:.3f} dB vs "
+    return (f"- `{model}` {set_title(dataset)} x{scale}: {doc['metrics']['psnr']:.3f} dB vs "
             f"published {paper['psnr']:.2f} ({delta:+.3f} dB): " + "; ".join(reasons) + ".")
+
+
+def deviation_notes(table: Table) -> list[str]:
+    notes = []
+    for model in table.models:
+        for s in table.sets:
+            d = table.docs.get((model, s))
+            paper = paper_row(d) if d else None
+            if d is None or paper is None or paper.get("psnr") is None or "psnr" not in d["metrics"]:
+                continue
+            delta = d["metrics"]["psnr"] - paper["psnr"]
+            if abs(delta) > NOTE_THRESHOLD_DB:
+                notes.append(_deviation_note(model, s, table.scale, d, paper, delta, table.name))
+    return notes
 
 
 def protocol_footer(table: Table) -> str:
@@ -210,23 +202,30 @@ def protocol_footer(table: Table) -> str:
     p = any_doc["protocol"]
     dates = sorted(d["provenance"].get("date", "") for d in table.docs.values())
     versions = sorted({d["provenance"].get("srbench_version", "?") for d in table.docs.values()})
-    conv = _complexity(list(table.docs.values())).get("convention", "hr720")
-    settings = "; ".join(f"{k}: {v}" for k, v in p.items() if k not in ("name", "version", "description", "source"))
+    conv = complexity_of(list(table.docs.values())).get("convention", "hr720")
+    settings = "; ".join(f"{k}: {v}" for k, v in p.items() if k not in _NOT_SETTINGS)
     return (
         f"Protocol **{p['name']}** v{p['version']} ({p['description']}; {p['source']}). Settings: {settings}.\n\n"
         f"Params: trainable parameters. Mult-Adds: convolution weight multiply-accumulates under the `{conv}` "
         "convention (input sized for a 1280x720 HR output; a transposed conv counted per HR output pixel). "
-        "Best value per column in bold; ↑ higher is better, ↓ lower is better. Paper PSNR: the value the paper "
+        "Best value per column in bold; ↑ higher is better, ↓ lower is better. Paper: the value the paper "
         "publishes (Δ = ours − paper); † = the paper used another protocol.\n\n"
         f"Generated by srbench {', '.join(versions)} (`srbench leaderboard`) from runs dated "
         f"{dates[0][:10]} to {dates[-1][:10]}."
     )
 
 
-def render(table: Table, plots: list[str] | None = None) -> str:
-    md, notes = render_table(table)
-    title = f"# x{table.scale} — protocol `{table.protocol}`\n"
-    parts = [title, md, ""]
+def render(table: Table, others: list[Table], plots: list[str] | None = None) -> str:
+    parts = [f"# x{table.scale} — protocol `{table.protocol}`", "",
+             next(iter(table.docs.values()))["protocol"]["description"] + ".", "", "## Summary", ""]
+    for md in summary_tables(table):
+        parts += [md, ""]
+    for s in table.sets:
+        parts += [f"## {set_title(s)}", "", set_table(table, s), ""]
+    for other in others:
+        parts += [f"## {other.precision}", "", f"Results at {other.precision} precision, beside the fp32 result of "
+                  "the same model (never ranked with fp32).", "", other_precision_table(other, table), ""]
+    notes = deviation_notes(table)
     if notes:
         parts += ["## Deviations from published PSNR (> 0.02 dB)", "", *notes, ""]
     if plots:
@@ -238,10 +237,13 @@ def render(table: Table, plots: list[str] | None = None) -> str:
 def render_index(tables: list[Table]) -> str:
     lines = ["# srbench leaderboards", "",
              "Generated from the result files in `leaderboards/results/` by `srbench leaderboard`; "
-             "do not edit by hand (`srbench leaderboard --check` fails when these files are stale).", ""]
+             "do not edit by hand (`srbench leaderboard --check` fails when these files are stale).", "",
+             "| protocol | scale | models | sets | file |", "|---|---|---|---|---|"]
     for t in tables:
-        sets = ", ".join(SET_TITLES.get(s, s) for s in _sets(t))
-        lines.append(f"- [x{t.scale}, protocol `{t.protocol}`]({t.filename}): {len({m for m, _ in t.docs})} models on {sets}")
+        if t.precision != "fp32":
+            continue
+        sets = ", ".join(set_title(s) for s in t.sets)
+        lines.append(f"| `{t.protocol}` | x{t.scale} | {len(t.models)} | {sets} | [{t.filename}]({t.filename}) |")
     lines.append("")
     absent = _absent_same_size_models(tables)
     if absent:
@@ -257,19 +259,15 @@ def _absent_same_size_models(tables: list[Table]) -> list[str]:
     return [m for m in list_models() if m not in present and get_card(m).same_size]
 
 
-def build(docs: list[dict], with_plots: bool = True) -> dict[str, str]:
-    """{relative file name: markdown text} for every table plus the index."""
-    tables = group(docs)
-    files: dict[str, str] = {}
-    for t in tables:
-        plot_files = plot_names(t) if with_plots else None
-        files[t.filename] = render(t, plot_files)
-    files["README.md"] = render_index(tables)
-    return files
-
-
-def plot_names(table: Table) -> list[str]:
-    """Relative PNG paths of the plots embedded in ``table`` (one per set, metric and cost axis)."""
+def build(files, with_plots: bool = True) -> dict[str, str]:
+    """{relative file name: markdown text} for every table plus the index; ``files`` are
+    (path, result document) pairs."""
     from .plots import plot_specs
 
-    return [spec.png for spec in plot_specs(table)]
+    tables = group(files)
+    out: dict[str, str] = {}
+    for t in (t for t in tables if t.precision == "fp32"):
+        others = [o for o in tables if o.precision != "fp32" and (o.protocol, o.scale) == (t.protocol, t.scale)]
+        out[t.filename] = render(t, others, [s.png for s in plot_specs(t)] if with_plots else None)
+    out["README.md"] = render_index(tables)
+    return out

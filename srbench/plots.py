@@ -28,10 +28,8 @@ class PlotSpec:
 
 
 def plot_specs(table) -> list[PlotSpec]:
-    from .leaderboard import _metrics, _sets
-
-    metrics = [m for m in QUALITY if m in _metrics(table)]
-    return [PlotSpec(table.protocol, table.scale, s, m, c) for s in _sets(table) for m in metrics for c in COSTS]
+    metrics = [m for m in QUALITY if m in table.metrics]
+    return [PlotSpec(table.protocol, table.scale, s, m, c) for s in table.sets for m in metrics for c in COSTS]
 
 
 def pareto_front(points: list[tuple[float, float]], higher_is_better: bool) -> list[int]:
@@ -53,14 +51,14 @@ def pareto_front(points: list[tuple[float, float]], higher_is_better: bool) -> l
 
 
 def _points(table, spec: PlotSpec):
-    from .leaderboard import _complexity
+    from .report import complexity_of
 
     pts, baseline = [], None
     for (model, ds), doc in sorted(table.docs.items()):
         if ds != spec.dataset or spec.metric not in doc["metrics"]:
             continue
         value = doc["metrics"][spec.metric]
-        cost = (_complexity([doc]) or {}).get(spec.cost)
+        cost = complexity_of([doc]).get(spec.cost)
         if model == "bicubic" or not cost:
             baseline = (model, value) if model == "bicubic" else baseline
             continue
@@ -107,12 +105,13 @@ def draw(table, spec: PlotSpec, out_dir: Path) -> list[Path]:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
-    from .leaderboard import METRIC_TITLES, SET_TITLES
-    from .metrics import get_metric
+    from .report import metric_title, set_title
 
     plt.rcParams["svg.hashsalt"] = "srbench"  # stable SVG ids
     pts, baseline = _points(table, spec)
-    hib = get_metric(spec.metric).higher_is_better
+    from .report import metric_spec
+
+    hib = metric_spec(spec.metric).higher_is_better
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=110)
     if pts:
         xs = [p[1] for p in pts]
@@ -129,8 +128,8 @@ def draw(table, spec: PlotSpec, out_dir: Path) -> list[Path]:
     if baseline is not None:
         ax.axhline(baseline[1], color="#555555", ls="--", lw=1, label="bicubic")
     ax.set_xlabel(COSTS[spec.cost])
-    ax.set_ylabel(f"{METRIC_TITLES[spec.metric]} {get_metric(spec.metric).arrow}")
-    ax.set_title(f"{SET_TITLES.get(spec.dataset, spec.dataset)} x{spec.scale} — protocol {spec.protocol}")
+    ax.set_ylabel(metric_title(spec.metric))
+    ax.set_title(f"{set_title(spec.dataset)} x{spec.scale} — protocol {spec.protocol}")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()

@@ -1,15 +1,46 @@
-"""Evaluation protocols as versioned data (SPEC §1).
+"""Evaluation protocols as validated, versioned data (SPEC §1).
 
 ``matlab`` is the canonical protocol of srbench's leaderboards; the others recreate one paper's own
-evaluation script exactly. Every setting is written into each result, and results of different
-protocols (or versions) never share a table.
+evaluation script exactly. Every field is a setting that changes a number, checked at construction
+(an unknown value is an error where the protocol is defined), and read by one module only:
+``srbench/pipeline.py``. Results record every setting; results of different protocols (or
+versions) never share a table.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+import typing
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Literal, Union
 
+from .errors import SrbenchError
 from .registry import Registry
+
+# LR: the set's shipped MATLAB-bicubic LR when present, else generated from the modcropped HR.
+LrSource = Literal["dataset-or-generated", "generated"]
+# "uint8": MATLAB imresize on uint8 HR (rounded between passes), as stored in LR PNGs;
+# "double": imresize(im2double(HR)) kept in float, never written as uint8.
+LrResize = Literal["uint8", "double"]
+# "rgb": models see the RGB LR; "y": everything happens on Y (LR_Y = imresize(double(uint8 Y(HR))));
+# only Y models can run and no RGB metric exists.
+Space = Literal["rgb", "y"]
+SrRounding = Literal["round", "truncate"]  # float SR -> uint8 after clamping to [0, 255]
+# A single-channel image: its own Y (MATLAB scripts) or read as RGB with R = G = B.
+Gray = Literal["as-y", "replicate"]
+Shave = Union[int, Literal["scale"]]  # border removed on every side: a pixel count or the scale
+LpipsNet = Literal["alex", "vgg"]
+LpipsVersion = Literal["0.1"]
+# The grey image NIQE/Ma see: "y" = Y of MATLAB rgb2ycbcr on uint8 (PIRM-2018), "gray" = MATLAB
+# rgb2gray on uint8 (the official NIQE release's computequality.m); both integer-valued.
+NrLuma = Literal["y", "gray"]
+
+# What srbench's implementation fixes for every protocol (recorded with the settings).
+FIXED = {
+    "luma": "bt601-matlab: Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255, R,G,B in [0,255]",
+    "ssim": "wang2004: gaussian 11x11 sigma 1.5, K1 0.01, K2 0.03, L 255, valid, no downsampling",
+    "psnr_mean": "mean of per-image PSNR",
+    "resize_kernel": "matlab-imresize-bicubic (a=-0.5, antialias, symmetric padding, float64)",
+}
 
 
 @dataclass(frozen=True)
@@ -18,53 +49,77 @@ class Protocol:
     version: str
     description: str
     source: str
-    # LR: use the dataset's shipped MATLAB-bicubic LR when present, else generate from modcropped HR.
-    lr_source: str  # "dataset-or-generated" | "generated"
-    # "uint8": MATLAB imresize on uint8 HR (rounded between passes) -> uint8 LR, as stored in LR PNGs
-    # "double": imresize(im2double(HR)) kept in float (never written as uint8)
-    # "y-double": only Y exists: LR_Y = imresize(double(round(Y(HR))), 1/s)
-    lr_resize: str
-    pipeline: str  # "rgb" (models see RGB LR) | "y" (everything on Y; RGB models cannot run)
-    sr_rounding: str  # "round" | "truncate": float SR -> uint8 after clamping to [0, 255]
-    luma: str  # how Y is computed for PSNR/SSIM
-    y_rounding: bool  # round Y to uint8 (MATLAB rgb2ycbcr on uint8) or keep float
-    gray: str  # "as-y": a single-channel image is its own Y | "replicate": treat as RGB (R = G = B)
-    shave: str  # "scale" or an integer number of pixels, for PSNR and SSIM
-    ssim: str = "wang2004: gaussian 11x11 sigma 1.5, K1 0.01, K2 0.03, L 255, valid, no downsampling"
-    psnr_mean: str = "mean of per-image PSNR"
-    resize_kernel: str = "matlab-imresize-bicubic (a=-0.5, antialias, symmetric padding, float64)"
-    lpips_shave: str = "scale"  # LPIPS on RGB uint8 SR vs HR with this border removed
-    nr_luma: str = "y-bt601-matlab-rounded"  # NIQE / Ma input (PIRM-2018: Y of rgb2ycbcr as uint8)
+    lr_source: LrSource
+    lr_resize: LrResize
+    space: Space
+    sr_rounding: SrRounding
+    y_rounding: bool  # round Y to uint8 (MATLAB rgb2ycbcr on uint8) or keep it float
+    gray: Gray
+    shave: Shave  # for PSNR and SSIM
+    lpips_net: LpipsNet = "alex"
+    lpips_version: LpipsVersion = "0.1"
+    lpips_shave: Shave = "scale"
+    nr_luma: NrLuma = "y"
     nr_shave: int = 4  # PIRM-2018 shaves 4 px whatever the scale
 
-    def shave_for(self, scale: int) -> int:
-        return scale if self.shave == "scale" else int(self.shave)
-
-    def lpips_shave_for(self, scale: int) -> int:
-        return scale if self.lpips_shave == "scale" else int(self.lpips_shave)
+    def __post_init__(self):
+        hints = typing.get_type_hints(Protocol)
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not _matches(value, hints[f.name]):
+                raise SrbenchError(f"protocol '{self.name}': {f.name}={value!r} is not valid; expected {_describe(hints[f.name])}")
+        if self.space == "y" and self.lr_source != "generated":
+            raise SrbenchError(f"protocol '{self.name}': a Y-only protocol generates its LR (lr_source='generated')")
 
     @property
     def key(self) -> str:
         return f"{self.name}@{self.version}"
 
+    def with_settings(self, **settings) -> Protocol:
+        """A copy with some settings replaced (validated); unknown names are an error."""
+        known = {f.name for f in fields(self)} - {"name", "version", "description", "source"}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise SrbenchError(f"unknown protocol setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        if not settings:
+            return self
+        return replace(self, name=f"{self.name}+custom", **settings)
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), **FIXED}
 
 
-BT601 = "bt601-matlab: Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255, R,G,B in [0,255]"
+def _matches(value, tp) -> bool:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return any(value == a and type(value) is type(a) for a in typing.get_args(tp))
+    if origin is Union:
+        return any(_matches(value, a) for a in typing.get_args(tp))
+    if tp is int:
+        return type(value) is int and value >= 0
+    return isinstance(value, tp)
+
+
+def _describe(tp) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " or ".join(repr(a) for a in typing.get_args(tp))
+    if origin is Union:
+        return " or ".join(_describe(a) for a in typing.get_args(tp))
+    return "a non-negative integer" if tp is int else tp.__name__
+
 
 PROTOCOLS: Registry[Protocol] = Registry("protocol")
 
 MATLAB = Protocol(
     name="matlab",
     version="1",
-    description="canonical: RCAN Evaluate_PSNR_SSIM.m lineage (IMDN, CARN, RCAN, most tables)",
+    description="canonical: RCAN Evaluate_PSNR_SSIM.m lineage (IMDN, CARN, RCAN, most tables); LPIPS AlexNet, shaved",
     source="yulunzhang/RCAN Evaluate_PSNR_SSIM.m",
     lr_source="dataset-or-generated",
     lr_resize="uint8",
-    pipeline="rgb",
+    space="rgb",
     sr_rounding="round",
-    luma=BT601,
     y_rounding=False,
     gray="as-y",
     shave="scale",
@@ -99,12 +154,15 @@ PROTOCOLS.register("vdsr", replace(
 PROTOCOLS.register("tpsr", replace(
     MATLAB,
     name="tpsr",
-    # v2: grey images as RGB. v1 took them as Y, which is 0.094 dB below TPSR's published Set14
-    # values; as RGB they reproduce (27.9507 vs 27.95, TPSR-NOGAN). Set5 values are unchanged.
-    version="2",
-    description="royson/tpsr evaluate.py: float Y, shave = scale, images read as RGB (grey replicated)",
-    source="royson/tpsr@76440813 evaluate.py",
+    # v2: grey images as RGB (v1 took them as Y, 0.094 dB below TPSR's published Set14 values).
+    # v3: LPIPS as the supplement states it: v0.1, VGG, on unshaved images.
+    version="3",
+    description=("royson/tpsr evaluate.py: float Y, shave = scale, images read as RGB (grey replicated); "
+                 "LPIPS v0.1 VGG on unshaved images (TPSR supplement); NIQE/PI as PIRM-2018"),
+    source="royson/tpsr@76440813 evaluate.py; TPSR supplementary material (LPIPS, NIQE, PI)",
     gray="replicate",
+    lpips_net="vgg",
+    lpips_shave=0,
 ))
 PROTOCOLS.register("falsr", replace(
     MATLAB,
@@ -112,36 +170,28 @@ PROTOCOLS.register("falsr", replace(
     description="falsr/FALSR calculate.py: SR truncated to uint8, skimage rgb2ycbcr Y rounded, shave 2",
     source="falsr/FALSR@70f48223 calculate.py",
     sr_rounding="truncate",
-    luma=BT601 + " (skimage rgb2ycbcr)",
     y_rounding=True,
     gray="replicate",
-    shave="2",
+    shave=2,
 ))
-PROTOCOLS.register(
-    "fsrcnn",
-    Protocol(
-        name="fsrcnn",
-        version="1",
-        description="official FSRCNN MATLAB test code: Y only, LR_Y = imresize(double(uint8 Y(HR)), 1/s)",
-        source="CUHK MMLab FSRCNN_test (test_FSRCNN.m)",
-        lr_source="generated",
-        lr_resize="y-double",
-        pipeline="y",
-        sr_rounding="round",
-        luma=BT601,
-        y_rounding=True,
-        gray="as-y",
-        shave="scale",
-    ),
-)
+PROTOCOLS.register("fsrcnn", replace(
+    MATLAB,
+    name="fsrcnn",
+    description="official FSRCNN MATLAB test code: Y only, LR_Y = imresize(double(uint8 Y(HR)), 1/s)",
+    source="CUHK MMLab FSRCNN_test (test_FSRCNN.m)",
+    lr_source="generated",
+    lr_resize="double",
+    space="y",
+    y_rounding=True,
+))
 PROTOCOLS.register("pirm", replace(
     MATLAB,
     name="pirm",
     description="PIRM-2018 (roimehrez/PIRM2018): rounded Y of rgb2ycbcr, shave 4 px whatever the scale",
     source="roimehrez/PIRM2018@d585552a evaluate_results.m, utils/convert_shave_image.m",
     y_rounding=True,
-    shave="4",
-    lpips_shave="4",
+    shave=4,
+    lpips_shave=4,
 ))
 CANONICAL = "matlab"
 

@@ -22,6 +22,21 @@ def did_you_mean(name: str, choices: list[str]) -> str:
     return f" Did you mean: {', '.join(lookup[c] for c in close)}?" if close else ""
 
 
+def import_object(spec: str, what: str) -> Any:
+    """The object named by ``"module:attr"``, with a one-line error when it cannot be imported."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise SrbenchError(f"{what}: '{spec}' is not of the form module:attribute")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SrbenchError(f"{what}: cannot import module '{module_name}' ({exc}); is it installed or on PYTHONPATH?") from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise SrbenchError(f"{what}: module '{module_name}' has no attribute '{attr}'") from None
+
+
 class UnknownNameError(SrbenchError, KeyError):
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
@@ -33,13 +48,24 @@ class Registry(Generic[T]):
         self._entries: dict[str, Any] = {}
         self._aliases: dict[str, str] = {}
 
-    def register(self, name: str, obj: Any = None, *, aliases: tuple[str, ...] = ()):
-        """Register ``obj`` (or a ``"module:attr"`` placeholder); usable as a decorator when obj is None."""
+    def register(self, name: str, obj: Any = None, *, aliases: tuple[str, ...] = (), where: str = ""):
+        """Register ``obj`` (or a ``"module:attr"`` placeholder); usable as a decorator when obj is None.
+
+        A name or alias that is already a name or alias is an error, never a replacement; ``where``
+        (e.g. the card file) is named in that error."""
 
         def add(value: Any) -> Any:
             key = name.lower()
-            if key in self._entries or key in self._aliases:
-                raise ValueError(f"{self.kind} '{name}' is registered twice")
+            for new in (key, *(a.lower() for a in aliases)):
+                if new in self._entries or new in self._aliases:
+                    owner = self._aliases.get(new, new)
+                    what = "name" if new == key else "alias"
+                    raise SrbenchError(
+                        f"{self.kind} {what} '{new}' of '{name}' is already taken by {self.kind} '{owner}'"
+                        + (f" ({where})" if where else "") + "; rename one of them"
+                    )
+            if len({a.lower() for a in aliases} | {key}) != len(aliases) + 1:
+                raise SrbenchError(f"{self.kind} '{name}' lists an alias twice or equal to its name" + (f" ({where})" if where else ""))
             self._entries[key] = value
             for alias in aliases:
                 self._aliases[alias.lower()] = key
@@ -61,8 +87,7 @@ class Registry(Generic[T]):
         key = self.canonical(name)
         value = self._entries[key]
         if isinstance(value, str) and ":" in value:
-            module_name, attr = value.split(":", 1)
-            value = getattr(importlib.import_module(module_name), attr)
+            value = import_object(value, f"{self.kind} '{key}'")
             self._entries[key] = value
         return value
 

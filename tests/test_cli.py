@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from srbench import evaluate as evaluate_module
+from srbench import engine as engine_module
 from srbench.cli import main
 
 SET5_ARGS = ["--set", "set5", "--scale", "2"]
@@ -15,7 +15,8 @@ SET5_ARGS = ["--set", "set5", "--scale", "2"]
 @pytest.fixture
 def run(capsys, datasets_root, tmp_path):
     def _run(*args, out=None):
-        rc = main(["run", "--model", "bicubic", "--data-root", str(datasets_root), "--out", str(out or tmp_path / "res"), *args])
+        rc = main(["run", "--model", "bicubic", "--data-root", str(datasets_root), "--out", str(out or tmp_path / "res"),
+                   "--workers", "1", *args])
         captured = capsys.readouterr()
         return rc, captured.out, captured.err
     return _run
@@ -25,9 +26,9 @@ def test_json_output_schema(run):
     rc, out, _ = run(*SET5_ARGS, "--format", "json")
     assert rc == 0
     doc = json.loads(out)["results"][0]
-    assert {"model", "dataset", "scale", "protocol", "metrics", "n_images", "images", "provenance", "timings"} <= set(doc)
+    assert {"model", "dataset", "scale", "protocol", "metrics", "n_images", "images", "provenance", "timings_s", "identity", "efficiency"} <= set(doc)
     assert doc["model"] == "bicubic" and doc["dataset"] == "set5" and doc["scale"] == 2 and doc["n_images"] == 5
-    assert {"name", "version", "luma", "gray", "shave", "sr_rounding", "y_rounding", "lr_resize", "resize_kernel"} <= set(doc["protocol"])
+    assert {"name", "version", "luma", "gray", "shave", "sr_rounding", "y_rounding", "lr_resize", "resize_kernel", "lpips_net", "nr_luma"} <= set(doc["protocol"])
     assert {"srbench_version", "git_hash", "torch_version", "device", "dtype", "weights"} <= set(doc["provenance"])
     assert set(doc["metrics"]) == {"psnr", "ssim"}
     # The set value is the mean of per-image values.
@@ -37,8 +38,8 @@ def test_json_output_schema(run):
 def test_result_file_written_per_model_set_scale(run, tmp_path):
     rc, _, _ = run("--set", "set5", "--scale", "2,4", out=tmp_path / "o")
     assert rc == 0
-    files = sorted(p.name for p in (tmp_path / "o").glob("*.json"))
-    assert files == ["bicubic__set5__x2__matlab.json", "bicubic__set5__x4__matlab.json"]
+    files = sorted(p.name.rsplit("__", 1)[0] for p in (tmp_path / "o").glob("*.json"))
+    assert files == ["bicubic__set5__x2__matlab", "bicubic__set5__x4__matlab"]
     assert not list((tmp_path / "o").glob("*.partial.jsonl"))
 
 
@@ -78,32 +79,37 @@ def test_missing_data_root(capsys, tmp_path):
 
 def _count_images(monkeypatch, interrupt_at: int | None = None) -> list[str]:
     """Record the names of the images evaluated from now on; Ctrl-C at the `interrupt_at`-th one."""
-    real = evaluate_module.evaluate_image
+    real = engine_module.process_image
     calls: list[str] = []
 
-    def counting(ctx, sample):
+    def counting(plan, sample, runtime=None):
         calls.append(sample.name)
         if len(calls) == interrupt_at:
             raise KeyboardInterrupt
-        return real(ctx, sample)
+        return real(plan, sample, runtime)
 
-    monkeypatch.setattr(evaluate_module, "evaluate_image", counting)
+    monkeypatch.setattr(engine_module, "process_image", counting)
     return calls
 
 
+def _journal(folder):
+    (journal,) = folder.glob("bicubic__set5__x2__matlab__*.partial.jsonl")
+    return journal
+
+
 def test_interrupt_keeps_finished_images_and_resume_completes(run, monkeypatch, tmp_path):
-    real = evaluate_module.evaluate_image
+    real = engine_module.process_image
     _count_images(monkeypatch, interrupt_at=3)
-    rc, _, err = run(*SET5_ARGS, out=tmp_path / "r")
+    rc, _, err = run(*SET5_ARGS, "--format", "json", out=tmp_path / "r")
     assert rc == 130 and "--resume" in err
-    journal = tmp_path / "r" / "bicubic__set5__x2__matlab.partial.jsonl"
-    assert len(journal.read_text().splitlines()) == 1 + 2  # settings + the two finished images
+    journal = _journal(tmp_path / "r")
+    assert len(journal.read_text().splitlines()) == 1 + 2  # the header + the two finished images
 
     calls = _count_images(monkeypatch)
     rc, out, _ = run(*SET5_ARGS, "--resume", "--format", "json", out=tmp_path / "r")
     assert rc == 0 and len(calls) == 3  # only the three missing images were computed
     resumed = json.loads(out)["results"][0]
-    monkeypatch.setattr(evaluate_module, "evaluate_image", real)
+    monkeypatch.setattr(engine_module, "process_image", real)
     rc, out, _ = run(*SET5_ARGS, "--format", "json", out=tmp_path / "fresh")
     assert json.loads(out)["results"][0]["metrics"] == resumed["metrics"]
     assert not journal.exists()
@@ -147,22 +153,13 @@ def test_subcommand_help_lists_its_options(capsys, command, option):
 def test_resume_never_mixes_protocol_versions(run, monkeypatch, tmp_path):
     _count_images(monkeypatch, interrupt_at=3)
     assert run(*SET5_ARGS, out=tmp_path / "r")[0] == 130
-    journal = tmp_path / "r" / "bicubic__set5__x2__matlab.partial.jsonl"
+    journal = _journal(tmp_path / "r")
     lines = journal.read_text().splitlines()
     header = json.loads(lines[0])
-    header["settings"]["protocol"]["version"] = "0"  # as if written by an older protocol version
+    header["identity"]["protocol"]["version"] = "0"  # as if written by an older protocol version
     journal.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
 
     calls = _count_images(monkeypatch)
     assert run(*SET5_ARGS, "--resume", out=tmp_path / "r")[0] == 0
     assert len(calls) == 5  # nothing reused from the other version's journal
-
-    # A finished result of another protocol version is recomputed too, not reused.
-    result = tmp_path / "r" / "bicubic__set5__x2__matlab.json"
-    doc = json.loads(result.read_text())
-    doc["protocol"]["version"] = "0"
-    result.write_text(json.dumps(doc))
-    calls.clear()
-    rc, out, _ = run(*SET5_ARGS, "--resume", "--format", "json", out=tmp_path / "r")
-    assert rc == 0 and len(calls) == 5
-    assert json.loads(out)["results"][0]["protocol"]["version"] == "1"
+    assert json.loads(next((tmp_path / "r").glob("*.json")).read_text())["protocol"]["version"] == "1"

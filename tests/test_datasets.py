@@ -8,7 +8,7 @@ from PIL import Image
 
 from srbench.datasets import open_dataset
 from srbench.errors import SrbenchError
-from srbench.evaluate import evaluate
+from srbench.engine import evaluate
 from srbench.imresize import imresize
 from srbench.io import modcrop, read_image
 
@@ -56,7 +56,7 @@ def test_div2k_layout_keeps_validation_split(tmp_path, shared):
         _png(tmp_path / "DIV2K" / "DIV2K_valid_HR" / f"{name}.png", hr)
     _png(tmp_path / "DIV2K" / "DIV2K_valid_LR_bicubic" / "X4" / "0801x4.png", imresize(modcrop(hr, 4), Fraction(1, 4)))
     ds = open_dataset("div2k", tmp_path)
-    assert [s.name for s in ds.samples] == ["0801", "0802"]
+    assert [s.stem for s in ds.samples] == ["0801", "0802"]
     assert 4 in ds.samples[0].lr_paths and 4 not in ds.samples[1].lr_paths
     res = evaluate("bicubic", "div2k", 4, data_root=tmp_path)
     assert res["n_images"] == 2 and res["provenance"]["dataset"]["lr"] == {"shipped": 1, "generated": 1, "cached": 0}

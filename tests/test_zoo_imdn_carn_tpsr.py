@@ -251,7 +251,7 @@ def test_generated_lr_equals_tpsr_official_lr(shared, datasets_root):
 
 @pytest.mark.parametrize("name,scale", sorted(SPEC_SET5))
 def test_set5_reproduces_spec(datasets_root, name, scale):
-    from srbench.evaluate import evaluate
+    from srbench.engine import evaluate
 
     protocol, want_psnr, want_ssim, paper = SPEC_SET5[(name, scale)]
     result = evaluate(name, "set5", scale, protocol=protocol, data_root=datasets_root)
@@ -265,7 +265,7 @@ def test_set5_reproduces_spec(datasets_root, name, scale):
 @pytest.mark.parametrize("name,scale", sorted(MANIFEST_SET5_ROUNDED_Y))
 def test_set5_reproduces_manifest_rounded_y(datasets_root, name, scale):
     # SPEC's CARN-M row (and MANIFEST's IMDN/RTC values) were measured with Y rounded to uint8.
-    from srbench.evaluate import evaluate
+    from srbench.engine import evaluate
 
     result = evaluate(name, "set5", scale, protocol="rounded-y", data_root=datasets_root)
     assert abs(result["metrics"]["psnr"] - MANIFEST_SET5_ROUNDED_Y[(name, scale)]) <= 0.005
@@ -274,7 +274,7 @@ def test_set5_reproduces_manifest_rounded_y(datasets_root, name, scale):
 def test_imdn_b100_x4_reproduces_the_paper(datasets_root):
     # Beyond Set5: B100 (100 images, one per-set mean) under the canonical protocol, against the
     # IMDN paper's table (27.56 / 0.7353), read from the card.
-    from srbench.evaluate import evaluate
+    from srbench.engine import evaluate
 
     paper = get_card("imdn").published_for("b100", 4)
     result = evaluate("imdn", "b100", 4, protocol="matlab", data_root=datasets_root)

@@ -1,29 +1,109 @@
-"""Argument helpers shared by commands."""
+"""Argument helpers and output shared by commands."""
 
 from __future__ import annotations
 
 import re
+import shlex
+import sys
+from contextlib import contextmanager
 
 from ..errors import SrbenchError
-from ..formatting import FORMATS
+from ..formatting import FORMATS, render
 
 
-def split_list(value: str | None) -> list[str]:
-    """'a,b' or 'a+b' (EDSR style) -> ['a', 'b']."""
-    if not value:
-        return []
-    return [v.strip() for v in re.split(r"[,+]", value) if v.strip()]
+def split_list(value: str | None, option: str = "the list") -> list[str]:
+    """'a,b' or 'a+b' (EDSR style) -> ['a', 'b']; an empty list is an error naming the option."""
+    items = [v.strip() for v in re.split(r"[,+]", value or "") if v.strip()]
+    if not items:
+        raise SrbenchError(f"{option} is empty: give at least one name")
+    return items
 
 
 def parse_scales(value: str | None) -> list[int]:
+    if value is None:
+        return []
     out = []
-    for v in split_list(value):
+    for v in split_list(value, "--scale"):
         v = v.lower().lstrip("x")
         if not v.isdigit() or int(v) < 1:
             raise SrbenchError(f"bad scale '{v}': use integers like --scale 2,3,4")
         out.append(int(v))
-    return out
+    return list(dict.fromkeys(out))
+
+
+def parse_limit(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.strip().isdigit() or int(value) < 1:
+        raise SrbenchError(f"--limit must be a positive number of images, got '{value}'")
+    return int(value)
 
 
 def add_format(parser, default: str = "table") -> None:
     parser.add_argument("--format", choices=FORMATS, default=default, help="output format on stdout")
+
+
+def add_execution(parser) -> None:
+    parser.add_argument("--workers", type=int, help="parallel worker processes (default: the usable cores)")
+    parser.add_argument("--executor", choices=("local", "process", "ray"), help="where images run "
+                        "(default: process with --workers > 1, else local; ray: a Ray cluster, srbench[ray])")
+    parser.add_argument("--ray-address", help="Ray cluster address for --executor ray: auto or HOST:PORT")
+
+
+@contextmanager
+def executor_from_args(args):
+    from ..executors import make_executor, usable_cores
+
+    workers = args.workers if args.workers is not None else usable_cores()
+    if workers < 1:
+        raise SrbenchError(f"--workers must be at least 1, got {workers}")
+    kind = args.executor or ("process" if workers > 1 else "local")
+    if args.ray_address and kind != "ray":
+        raise SrbenchError("--ray-address goes with --executor ray")
+    executor = make_executor(kind, workers=workers, ray_address=args.ray_address)
+    try:
+        yield executor
+    finally:
+        executor.close()
+
+
+@contextmanager
+def progress_bar(total: int, unit: str):
+    """One bar on stderr for the whole command (tqdm honours TQDM_DISABLE)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit=unit, leave=False, file=sys.stderr)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+def command_line() -> str | None:
+    return "srbench " + shlex.join(sys.argv[1:]) if sys.argv and "srbench" in sys.argv[0] else None
+
+
+def table_rows(docs: list[dict]) -> list[dict]:
+    from ..metrics import METRICS
+
+    metric_names: list[str] = []
+    for d in docs:
+        metric_names += [m for m in d["metrics"] if m not in metric_names]
+    rows = []
+    for d in docs:
+        row = {"model": d["model"], "set": d["dataset"], "scale": f"x{d['scale']}", "protocol": d["protocol"]["name"]}
+        for m in metric_names:
+            arrow = METRICS.get(m).arrow if m in METRICS else ""
+            row[f"{m} {arrow}".strip()] = d["metrics"].get(m)
+        paper = next((r for r in d.get("published", []) if r.get("kind", "paper") == "paper"), None)
+        # † marks a published value obtained under another protocol than this run's.
+        mark = "" if paper is None or paper.get("protocol") == d["protocol"]["name"] else "†"
+        row["paper psnr"] = f"{paper['psnr']:.2f}{mark}" if paper and paper.get("psnr") is not None else None
+        row["images"] = d["n_images"]
+        rows.append(row)
+    return rows
+
+
+def print_results(docs: list[dict], fmt: str) -> None:
+    # .4f everywhere: enough to compare with the "measured" values of the model cards
+    print(render(table_rows(docs), fmt, json_doc={"results": docs}))

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 
 from ..errors import SrbenchError
+from ..files import ensure_dir
+from ..sources import safe_label
 from ._common import split_list
 
 
@@ -14,8 +16,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image", required=True, help="image name (file stem, e.g. img_092)")
     p.add_argument("--models", required=True, help="comma-separated models")
     p.add_argument("--box", required=True, help="crop in HR pixels: x,y,w,h")
-    p.add_argument("--scale", type=int, required=True)
-    p.add_argument("--protocol", default="matlab")
+    p.add_argument("--scale", type=int, required=True, help="scale")
+    p.add_argument("--protocol", default="matlab", help="protocol (default matlab); labels are whole-image values")
     p.add_argument("--metrics", default="psnr,lpips", help="metrics in each label (default psnr,lpips)")
     p.add_argument("--data-root")
     p.add_argument("--device", default="cpu")
@@ -39,35 +41,28 @@ def run(args) -> int:
     import matplotlib.pyplot as plt
 
     from ..datasets import open_dataset
-    from ..evaluate import EvalContext, evaluate_image, resolve_protocol
-    from ..inference import prepare, resolve_device
-    from ..metrics import build_metric, get_metric
-    from ..models import build_model, get_card
+    from ..engine import make_plan, process_image, runtime_for
+    from ..metrics import get_metric
     from ..registry import did_you_mean
 
     x, y, w, h = _box(args.box)
     ds = open_dataset(args.dataset, args.data_root)
-    sample = next((s for s in ds.samples if s.name == args.image or s.hr_path.name == args.image), None)
+    sample = next((s for s in ds.samples if args.image in (s.name, s.stem)), None)
     if sample is None:
-        names = [s.name for s in ds.samples]
+        names = [s.stem for s in ds.samples]
         raise SrbenchError(f"no image '{args.image}' in {ds.card.name}." + did_you_mean(args.image, names))
-    metrics = [get_metric(m).name for m in split_list(args.metrics)]
-    dev = resolve_device(args.device)
+    metrics = split_list(args.metrics, "--metrics")
     panels = []
-    hr = None
-    for name in split_list(args.models):
-        card = get_card(name)
-        card.check_scale(args.scale)
-        proto = resolve_protocol(args.protocol, card)
-        if proto.pipeline != "rgb":
-            raise SrbenchError(f"compare-visual needs an RGB protocol; '{proto.name}' is Y-only")
-        net = prepare(build_model(card, args.scale), dev, "fp32")
-        impls = {m: build_metric(m, proto, str(dev)) for m in metrics}
-        ctx = EvalContext(card, proto, args.scale, ds, net, dev, "fp32", None, 0, impls)
-        pair, _ = evaluate_image(ctx, sample)
-        hr = pair.hr
-        label = ", ".join(f"{m.upper()} {impls[m](pair):.{2 if m.startswith('psnr') else 4}f}" for m in metrics)
-        panels.append((f"{card.name}\n{label}", pair.sr))
+    for name in split_list(args.models, "--models"):
+        plan = make_plan(name, ds, args.scale, protocol=args.protocol, metrics=metrics, device=args.device,
+                         only={sample.name})
+        if plan.protocol.space != "rgb":
+            raise SrbenchError(f"compare-visual needs an RGB protocol; '{plan.protocol.name}' is Y-only")
+        rt = runtime_for(plan)
+        _, pair, sr = process_image(plan, sample, rt)
+        label = ", ".join(f"{get_metric(m).title} {metric(pair):{get_metric(m).fmt}}" for m, metric in rt.metrics)
+        panels.append((f"{plan.label}\n{label}", sr))
+        hr = _hr_of(plan, sample)
     if x + w > hr.shape[1] or y + h > hr.shape[0]:
         raise SrbenchError(f"--box {args.box} falls outside the {hr.shape[1]}x{hr.shape[0]} (modcropped) HR image")
     panels.append(("HR", hr))
@@ -79,11 +74,19 @@ def run(args) -> int:
     for ax, (title, img) in zip(axes.flat, panels):
         ax.imshow(img[y:y + h, x:x + w], interpolation="nearest")
         ax.set_title(title, fontsize=9)
-    fig.suptitle(f"{ds.card.name} {sample.name} x{args.scale}, crop x={x} y={y} {w}x{h} (protocol {args.protocol}; labels: whole-image values)", fontsize=10)
+    fig.suptitle(f"{ds.card.title} {sample.stem} x{args.scale}, crop x={x} y={y} {w}x{h} (protocol {args.protocol}; labels: whole-image values)", fontsize=10)
     fig.tight_layout()
-    out = Path(args.out or f"compare_{ds.card.name.replace(':', '-').replace('/', '_')}_{sample.name}_x{args.scale}.png")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out or f"compare_{safe_label(ds.card.name)}_{sample.stem}_x{args.scale}.png")
+    ensure_dir(out.parent)
     fig.savefig(out, dpi=120)
     plt.close(fig)
     print(out)
     return 0
+
+
+def _hr_of(plan, sample):
+    """The modcropped HR as an RGB image (what the panels are compared with)."""
+    from .. import pipeline
+    from ..io import to_rgb
+
+    return to_rgb(pipeline.load(plan.protocol, sample, plan.scale, plan.source.io.same_size).hr)

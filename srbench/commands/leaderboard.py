@@ -19,12 +19,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from .. import leaderboard
     from ..errors import SrbenchError
-    from ..results import load_results
+    from ..files import write_text
+    from ..report import group
+    from ..results import load_result_files
 
-    docs = load_results(args.results)
-    if not docs:
+    results = load_result_files(args.results)
+    if not results:
         raise SrbenchError(f"no result files in {args.results}; run 'srbench run ... --out {args.results}' first")
-    files = leaderboard.build(docs)
+    files = leaderboard.build(results)
     out = Path(args.out)
     if args.check:
         stale = [name for name, text in files.items() if not (out / name).exists() or (out / name).read_text() != text]
@@ -35,13 +37,12 @@ def run(args) -> int:
             return 1
         print(f"leaderboards up to date ({len(files)} files)")
         return 0
-    out.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
-        (out / name).write_text(text)
+        write_text(out / name, text)
     if not args.no_plots:
         from ..plots import draw_all
 
-        draw_all(leaderboard.group(docs), out)
+        draw_all([t for t in group(results) if t.precision == "fp32"], out)
     log.info("wrote %d markdown files to %s", len(files), out)
     print("\n".join(str(out / n) for n in files))
     return 0

@@ -1,124 +1,88 @@
-"""``srbench run``: evaluate models on sets and scales; one result JSON per (model, set, scale)."""
+"""``srbench run``: evaluate models on sets and scales; one result JSON per (model, set, scale, settings)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import shlex
-import sys
 
 from ..errors import SrbenchError
-from ..formatting import render
-from ._common import add_format, parse_scales, split_list
+from ._common import add_execution, add_format, command_line, parse_limit, parse_scales, print_results, split_list
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="model name(s), comma-separated (srbench list models)")
+    p.add_argument("--model", required=True,
+                   help="zoo name(s), comma-separated (srbench list models), a card file PATH.toml[#NAME], "
+                        "or module:builder (builder(scale=s) returns a torch module or a callable)")
     p.add_argument("--set", dest="sets", required=True, help="set(s): set5,set14,b100,urban100,div2k,demo or folder:PATH")
     p.add_argument("--scale", help="scale(s), e.g. 2,3,4 (default: the model's default scale, else all it supports)")
-    p.add_argument("--metrics", default="psnr,ssim", help="comma-separated metrics (srbench list metrics)")
-    p.add_argument("--protocol", default="matlab", help="matlab (canonical), vdsr, tpsr, falsr, fsrcnn, pirm, or paper")
+    p.add_argument("--metrics", help="comma-separated metrics (srbench list metrics; default: the card's, else psnr,ssim)")
+    p.add_argument("--protocol", help="matlab (canonical), matlab-rgb, rounded-y, vdsr, tpsr, falsr, fsrcnn, pirm, "
+                                      "or paper (the model's own); default: the card's, else matlab")
     p.add_argument("--data-root", help="folder holding the sets (default: $SRBENCH_DATA, else $SRBENCH_HOME/datasets)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"), help="inference precision (recorded)")
     p.add_argument("--tile", type=int, help="run the model on LR tiles of this many pixels")
     p.add_argument("--tile-overlap", type=int, default=16, help="context pixels around each tile (default 16)")
+    p.add_argument("--io", help="I/O convention of a module:builder model: colour=rgb|y,value_range=1|255,same_size=true|false")
+    p.add_argument("--label", help="name of the model in results (default: its card name or module:builder)")
     p.add_argument("--out", default="results", help="folder for result JSON files (default results/)")
     p.add_argument("--save-images", action="store_true", help="also write SR images under OUT/images/")
     p.add_argument("--resume", action="store_true", help="continue interrupted runs, keep finished results")
-    p.add_argument("--limit", type=int, help="only the first N images of each set (smoke tests)")
+    p.add_argument("--limit", help="only the first N images of each set (smoke tests; kept out of leaderboards)")
+    add_execution(p)
     add_format(p)
 
 
-def _plan(args) -> list[tuple[str, str, int]]:
-    """Validate every name and scale before running anything."""
-    from ..datasets import DATASETS
-    from ..evaluate import resolve_protocol
-    from ..metrics import get_metric
-    from ..models import get_card
+def make_plans(args) -> list:
+    """Every (model, set, scale) plan, all validated before anything runs."""
+    from ..engine import lr_cache_dir, make_plan
+    from ..sources import resolve_source
 
-    models = [get_card(m) for m in split_list(args.model)]
-    sets = split_list(args.sets)
-    for s in sets:
-        if not s.lower().startswith("folder:"):
-            DATASETS.get(s)
-    for m in split_list(args.metrics):
-        get_metric(m)
-    if args.protocol != "paper":
-        resolve_protocol(args.protocol, models[0])
-    scales = parse_scales(args.scale)
-    plan = []
-    for card in models:
-        card_scales = scales or ([card.default_scale] if card.default_scale else list(card.scales))
-        for sc in card_scales:
-            card.check_scale(sc)
-        for ds in sets:
-            for sc in card_scales:
-                plan.append((card.name, ds, sc))
-    if not plan:
-        raise SrbenchError("nothing to run: give --model, --set and --scale")
-    return plan
+    models, sets, scales = split_list(args.model, "--model"), split_list(args.sets, "--set"), parse_scales(args.scale)
+    metrics = split_list(args.metrics, "--metrics") if args.metrics is not None else None
+    limit = parse_limit(args.limit)
+    images_dir = None
+    if args.save_images:
+        from pathlib import Path
 
-
-def _existing(args, model: str, ds: str, scale: int, protocol: str, metrics: list[str]):
-    """With --resume, a finished result holding every requested metric is reused as it is."""
-    import json
-    from pathlib import Path
-
-    from ..protocols import get_protocol
-    from ..results import result_stem
-
-    path = Path(args.out) / (result_stem(model, ds, scale, protocol, args.precision) + ".json")
-    if not (args.resume and path.exists()):
-        return None
-    doc = json.loads(path.read_text())
-    if doc.get("protocol") != get_protocol(protocol).to_dict():
-        return None  # made under another version of the protocol: run again
-    return doc if all(m in doc.get("metrics", {}) for m in metrics) else None
-
-
-def table_rows(docs: list[dict]) -> tuple[list[dict], list[str]]:
-    from ..metrics import get_metric
-
-    metric_names: list[str] = []
-    for d in docs:
-        metric_names += [m for m in d["metrics"] if m not in metric_names]
-    rows = []
-    for d in docs:
-        row = {"model": d["model"], "set": d["dataset"], "scale": f"x{d['scale']}", "protocol": d["protocol"]["name"]}
-        for m in metric_names:
-            row[f"{m} {get_metric(m).arrow}"] = d["metrics"].get(m)
-        paper = next((r for r in d.get("published", []) if r.get("kind", "paper") == "paper"), None)
-        # † marks a published value obtained under another protocol than this run's.
-        mark = "" if paper is None or paper.get("protocol") == d["protocol"]["name"] else "†"
-        row["paper psnr"] = f"{paper['psnr']:.2f}{mark}" if paper and paper.get("psnr") is not None else None
-        row["images"] = d["n_images"]
-        rows.append(row)
-    return rows, metric_names
+        images_dir = Path(args.out) / "images"
+    plans = []
+    for model in models:
+        first = resolve_source(model, scales[0] if scales else None, args.label, args.io)
+        card = first.card
+        model_scales = scales or ([card.default_scale] if card and card.default_scale else list(card.scales) if card else [])
+        if not model_scales:
+            raise SrbenchError(f"model '{model}': pass --scale")
+        protocol = args.protocol or (card.default_protocol if card is not None else None)
+        if card is not None and (args.protocol is None or metrics is None) and (card.default_protocol or card.default_metrics):
+            log.info("%s: card defaults%s%s", card.name,
+                     f", protocol {protocol}" if args.protocol is None and card.default_protocol else "",
+                     f", metrics {','.join(card.default_metrics)}" if metrics is None and card.default_metrics else "")
+        for scale in model_scales:
+            source = first if len(model_scales) == 1 else resolve_source(model, scale, args.label, args.io)
+            for ds in sets:
+                plans.append(make_plan(model, ds, scale, protocol=protocol, metrics=metrics, data_root=args.data_root,
+                                       device=args.device, precision=args.precision, tile=args.tile,
+                                       tile_overlap=args.tile_overlap, limit=limit, source=source,
+                                       lr_cache_dir=lr_cache_dir(), images_dir=images_dir))
+    return plans
 
 
 def run(args) -> int:
-    from ..evaluate import evaluate, resolve_protocol
-    from ..models import get_card
+    from ..engine import run_plan
+    from ._common import executor_from_args, progress_bar
 
-    plan = _plan(args)
-    metrics = split_list(args.metrics)
-    command = "srbench " + shlex.join(sys.argv[1:]) if sys.argv and "srbench" in sys.argv[0] else None
+    plans = make_plans(args)
+    command = command_line()
     docs = []
-    for model, ds, scale in plan:
-        protocol = resolve_protocol(args.protocol, get_card(model)).name
-        doc = _existing(args, model, ds, scale, protocol, metrics)
-        if doc is None:
-            doc = evaluate(model, ds, scale, protocol=protocol, metrics=metrics, data_root=args.data_root,
-                           device=args.device, precision=args.precision, tile=args.tile,
-                           tile_overlap=args.tile_overlap, out_dir=args.out, save_images=args.save_images,
-                           resume=args.resume, limit=args.limit, progress=True, command=command)
-        log.info("%s %s x%d (%s): %s", model, doc["dataset"], scale, protocol,
-                 ", ".join(f"{k} {v:.4f}" for k, v in doc["metrics"].items()))
-        docs.append(doc)
-    rows, metric_names = table_rows(docs)
-    # .4f everywhere: enough to compare with the "measured" values of the model cards
-    print(render(rows, args.format, json_doc={"results": docs}))
+    with executor_from_args(args) as executor, progress_bar(sum(len(p.samples) for p in plans), "images") as bar:
+        for plan in plans:
+            doc = run_plan(plan, out_dir=args.out, resume=args.resume, executor=executor, on_images=bar.update,
+                           command=command)
+            log.info("%s %s x%d (%s): %s", plan.label, doc["dataset"], plan.scale, plan.protocol.name,
+                     ", ".join(f"{k} {v:.4f}" for k, v in doc["metrics"].items()))
+            docs.append(doc)
+    print_results(docs, args.format)
     return 0

@@ -9,13 +9,14 @@ Layouts understood under a data root (``--data-root`` or ``SRBENCH_DATA``, else
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from ..assets import home, sha256_of
+from ..assets import file_sha256, home, sha256_of
 from ..errors import SrbenchError
 from ..io import IMAGE_EXTENSIONS
 from ..paths import data_dir
@@ -27,18 +28,23 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class DatasetCard:
     name: str
-    title: str
+    title: str  # shown in tables and plots
     dir_names: tuple[str, ...]  # accepted folder names under the data root
     manifest: str | None  # datasets/<file>.tsv
     paper: str = ""
     kind: str = "benchmark"  # benchmark | div2k | folder | demo
+    order: int = 100  # position in tables (smaller first)
 
 
 @dataclass
 class Sample:
-    name: str  # file stem, e.g. "baby"
+    name: str  # file name in the set, e.g. "baby.png" (the key of per-image records)
     hr_path: Path
     lr_paths: dict[int, Path] = field(default_factory=dict)  # shipped MATLAB-bicubic LR per scale
+
+    @property
+    def stem(self) -> str:
+        return self.hr_path.stem
 
 
 @dataclass
@@ -72,6 +78,15 @@ class Dataset:
         return {"manifest": self.card.manifest, "verified": ok, "missing": missing, "extra": extra,
                 "sha256_mismatch": mismatched}
 
+    def fingerprint(self, samples: list[Sample], scale: int, shipped_lr: bool) -> str:
+        """sha256 over the images' names and contents (and the shipped LR the protocol uses)."""
+        h = hashlib.sha256(self.card.name.encode())
+        for s in samples:
+            h.update(b"\0" + s.name.encode() + b"\0" + file_sha256(s.hr_path).encode())
+            if shipped_lr and scale in s.lr_paths:
+                h.update(b"\0lr" + file_sha256(s.lr_paths[scale]).encode())
+        return h.hexdigest()
+
 
 def load_manifest(file: str) -> dict[str, dict]:
     path = data_dir("datasets") / file
@@ -91,14 +106,17 @@ def load_manifest(file: str) -> dict[str, dict]:
 
 DATASETS: Registry[DatasetCard] = Registry("dataset")
 for _card, _aliases in [
-    (DatasetCard("set5", "Set5", ("Set5",), "set5.tsv", "Bevilacqua et al., BMVC 2012"), ()),
-    (DatasetCard("set14", "Set14", ("Set14",), "set14.tsv", "Zeyde et al., Curves and Surfaces 2010"), ()),
-    (DatasetCard("b100", "B100", ("B100", "BSD100", "BSDS100"), "b100.tsv", "Martin et al., ICCV 2001"), ("bsd100",)),
-    (DatasetCard("urban100", "Urban100", ("Urban100",), "urban100.tsv", "Huang et al., CVPR 2015"), ()),
-    (DatasetCard("div2k", "DIV2K validation (0801-0900)", ("DIV2K",), "div2k.tsv",
-                 "Agustsson & Timofte, CVPRW 2017", kind="div2k"), ("div2k-val",)),
-    (DatasetCard("demo", "Embedded demo set (scikit-image's bundled photographs)", (), None,
-                 "scikit-image data: astronaut, coffee, chelsea, camera (grey), rocket", kind="demo"), ()),
+    (DatasetCard("set5", "Set5", ("Set5",), "set5.tsv", "Bevilacqua et al., BMVC 2012", order=1), ()),
+    (DatasetCard("set14", "Set14", ("Set14",), "set14.tsv", "Zeyde et al., Curves and Surfaces 2010", order=2), ()),
+    (DatasetCard("b100", "B100", ("B100", "BSD100", "BSDS100"), "b100.tsv", "Martin et al., ICCV 2001", order=3),
+     ("bsd100",)),
+    (DatasetCard("urban100", "Urban100", ("Urban100",), "urban100.tsv", "Huang et al., CVPR 2015", order=4), ()),
+    (DatasetCard("div2k", "DIV2K", ("DIV2K",), "div2k.tsv",
+                 "Agustsson & Timofte, CVPRW 2017 (validation images 0801-0900)", kind="div2k", order=5),
+     ("div2k-val",)),
+    (DatasetCard("demo", "Demo", (), None,
+                 "embedded demo set: scikit-image's bundled photographs astronaut, coffee, chelsea, camera (grey), "
+                 "rocket", kind="demo", order=90), ()),
 ]:
     DATASETS.register(_card.name, _card, aliases=_aliases)
 
@@ -147,7 +165,7 @@ def _from_hr_dir(card: DatasetCard, hr_dir: Path, lr_root: Path | None, layout: 
     images = _images(hr_dir)
     if not images:
         raise SrbenchError(f"{card.name}: no images in {hr_dir}; put the HR images there (srbench fetch --dataset {card.name})")
-    samples = [Sample(p.stem, p, _lr_for(lr_root, p.stem)) for p in images]
+    samples = [Sample(p.name, p, _lr_for(lr_root, p.stem)) for p in images]
     return Dataset(card, hr_dir, samples, layout)
 
 
@@ -173,7 +191,7 @@ def _div2k(card: DatasetCard, root: Path) -> Dataset:
         if hr is not None:
             ds = _from_hr_dir(card, hr, _find_dir(base, ("DIV2K_valid_LR_bicubic",)), "DIV2K_valid_HR")
             # The benchmark split is the validation set 0801-0900 only.
-            ds.samples = [s for s in ds.samples if s.name.isdigit() and 801 <= int(s.name) <= 900]
+            ds.samples = [s for s in ds.samples if s.stem.isdigit() and 801 <= int(s.stem) <= 900]
             if not ds.samples:
                 raise SrbenchError(f"div2k: no files 0801-0900 in {hr}")
             return ds
@@ -189,7 +207,7 @@ def _demo(card: DatasetCard) -> Dataset:
     except ImportError:
         raise SrbenchError("the demo set needs scikit-image (pip install scikit-image)") from None
     folder = Path(skimage.data.__file__).parent
-    samples = [Sample(Path(f).stem, folder / f) for f in DEMO_FILES if (folder / f).is_file()]
+    samples = [Sample(f, folder / f) for f in DEMO_FILES if (folder / f).is_file()]
     if not samples:
         raise SrbenchError(f"scikit-image's bundled images are missing from {folder}")
     return Dataset(card, folder, samples, "scikit-image bundled data")
@@ -198,11 +216,14 @@ def _demo(card: DatasetCard) -> Dataset:
 def open_dataset(name: str, data_root: str | Path | None = None) -> Dataset:
     """Resolve ``name`` (a registered set or ``folder:PATH``) to its samples."""
     if name.lower().startswith("folder:"):
-        path = Path(name.split(":", 1)[1]).expanduser()
+        text = name.split(":", 1)[1].strip()
+        if not text:
+            raise SrbenchError("'folder:' needs a path, e.g. --set folder:my_images")
+        path = Path(text).expanduser()
         if not path.is_dir():
             raise SrbenchError(f"folder '{path}' does not exist or is not a directory")
         hr = _find_dir(path, ("HR",)) or path
-        card = DatasetCard(f"folder:{path}", path.name, (), None, kind="folder")
+        card = DatasetCard(f"folder:{path.resolve().name}", path.resolve().name, (), None, kind="folder")
         return _from_hr_dir(card, hr, _find_dir(path, ("LR_bicubic",)), "folder")
     card = DATASETS.get(name)
     if card.kind == "demo":

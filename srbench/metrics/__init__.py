@@ -1,86 +1,93 @@
-"""Metric registry and the per-image data every metric sees.
+"""Metric specs (validated data, with display metadata) and the small metric contract.
 
-A metric implementation is a class built as ``cls(protocol, device="cpu")`` and called on an
-:class:`ImagePair` (``__call__(pair) -> float``); it may add ``batch(pairs) -> list[float]``.
-Set values are the mean of per-image values (the literature's convention; PI's set value
-(mean NIQE + 10 - mean Ma) / 2 equals the mean of per-image PI).
+A metric implementation is built as ``cls(device=..., **settings)`` and sees only a
+:class:`srbench.pipeline.Prepared` pair, never the protocol (the pipeline prepares exactly the input
+the spec names in ``input``: the protocol's shaved Y pair, the shaved RGB pair, the LPIPS pair or
+the no-reference grey image)::
+
+    class Metric:
+        def __call__(self, pair) -> float
+        def batch(self, pairs) -> list[float]        # default: one by one
+        def assets(self) -> dict[str, str]           # every file it uses -> sha256, for provenance
+
+The set value is the spec's ``aggregate`` of the per-image values (``mean``: the literature's
+convention; PI's set value (mean NIQE + 10 - mean Ma) / 2 equals the mean of per-image PI).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from typing import Literal
 
 import numpy as np
 
-from ..color import gray_of, rgb_to_y
-from ..imresize import round_uint8
-from ..protocols import Protocol, get_protocol
-from ..registry import Registry
+from ..errors import SrbenchError
+from ..registry import Registry, import_object
+
+Input = Literal["y", "rgb", "lpips", "nr"]
+AGGREGATES = {"mean": lambda values: float(np.mean(values))}
 
 
 @dataclass(frozen=True)
 class MetricSpec:
     name: str
+    title: str  # column title in tables and plots
     higher_is_better: bool
-    needs_reference: bool
+    input: Input  # what the pipeline prepares for it
     value_range: tuple[float | None, float | None]
     unit: str
     description: str
     impl: str  # "module:Class"
-    settings: dict = field(default_factory=dict)
-    needs_rgb: bool = False  # cannot run under a Y-only protocol
+    fmt: str  # number format in tables, e.g. ".2f"
+    tolerance: float  # default absolute tolerance of the regression gate
+    settings: dict = field(default_factory=dict)  # fixed constructor settings
+    # constructor settings taken from the protocol: setting -> protocol field (the pipeline resolves them)
+    protocol_settings: dict = field(default_factory=dict)
+    aggregate: str = "mean"
+
+    def __post_init__(self):
+        if self.input not in ("y", "rgb", "lpips", "nr"):
+            raise SrbenchError(f"metric '{self.name}': unknown input '{self.input}'")
+        if self.aggregate not in AGGREGATES:
+            raise SrbenchError(f"metric '{self.name}': unknown aggregate '{self.aggregate}'")
 
     @property
     def arrow(self) -> str:
         return "↑" if self.higher_is_better else "↓"
 
-    def to_dict(self) -> dict:
+    @property
+    def needs_reference(self) -> bool:
+        return self.input != "nr"
+
+    @property
+    def needs_rgb(self) -> bool:
+        return self.input in ("rgb", "lpips")
+
+    def to_dict(self, settings: dict | None = None) -> dict:
         return {
-            "name": self.name,
-            "higher_is_better": self.higher_is_better,
-            "needs_reference": self.needs_reference,
-            "value_range": list(self.value_range),
-            "unit": self.unit,
-            "settings": self.settings,
+            "name": self.name, "title": self.title, "higher_is_better": self.higher_is_better,
+            "needs_reference": self.needs_reference, "input": self.input, "value_range": list(self.value_range),
+            "unit": self.unit, "aggregate": self.aggregate,
+            "settings": {**self.settings, **(settings or {})},
         }
 
-
-def protocol_y(img: np.ndarray, gray: bool, protocol: Protocol) -> np.ndarray:
-    """The Y (float64, [0, 255] scale) that ``protocol`` computes PSNR/SSIM on.
-
-    A grey source under ``gray = "as-y"`` is its own Y (MATLAB scripts use a single-channel image
-    directly); an RGB output for it is brought back to one channel with full-range BT.601 luma.
-    """
-    if img.ndim == 2:
-        y = img.astype(np.float64)
-    elif gray and protocol.gray == "as-y":
-        y = gray_of(img)
-    else:
-        return rgb_to_y(img, rounded=protocol.y_rounding)
-    return round_uint8(y).astype(np.float64) if protocol.y_rounding else y
+    def reduce(self, values: list[float]) -> float:
+        return AGGREGATES[self.aggregate](values)
 
 
-@dataclass
-class ImagePair:
-    """One evaluated image: uint8 RGB SR and HR (None under a Y-only protocol) and the protocol's Y."""
+class Metric:
+    """Base of srbench's metric implementations (the contract in the module docstring)."""
 
-    name: str
-    scale: int
-    protocol: Protocol
-    sr: np.ndarray | None = None
-    hr: np.ndarray | None = None
-    gray: bool = False
-    sr_y_given: np.ndarray | None = None
-    hr_y_given: np.ndarray | None = None
+    spec: MetricSpec
 
-    @cached_property
-    def sr_y(self) -> np.ndarray:
-        return self.sr_y_given if self.sr_y_given is not None else protocol_y(self.sr, self.gray, self.protocol)
+    def __call__(self, pair) -> float:
+        raise NotImplementedError
 
-    @cached_property
-    def hr_y(self) -> np.ndarray:
-        return self.hr_y_given if self.hr_y_given is not None else protocol_y(self.hr, self.gray, self.protocol)
+    def batch(self, pairs) -> list[float]:
+        return [self(p) for p in pairs]
+
+    def assets(self) -> dict[str, str]:
+        return {}
 
 
 METRICS: Registry[MetricSpec] = Registry("metric")
@@ -90,105 +97,84 @@ def register(spec: MetricSpec, aliases: tuple[str, ...] = ()) -> None:
     METRICS.register(spec.name, spec, aliases=aliases)
 
 
-register(
-    MetricSpec(
-        "psnr", True, True, (0.0, None), "dB",
-        "Y-channel PSNR (protocol's luma), border shaved, per image then mean",
-        "srbench.metrics.fidelity:PSNR",
-        {"space": "y", "shave": "protocol"},
-    ),
-    aliases=("psnr_y",),
-)
-register(
-    MetricSpec(
-        "ssim", True, True, (-1.0, 1.0), "",
-        "Y-channel SSIM (Wang et al. 2004, gaussian 11x11 sigma 1.5), border shaved",
-        "srbench.metrics.fidelity:SSIM",
-        {"space": "y", "shave": "protocol"},
-    ),
-    aliases=("ssim_y",),
-)
-register(
-    MetricSpec(
-        "psnr_rgb", True, True, (0.0, None), "dB",
-        "PSNR over the three RGB channels, border shaved like Y-PSNR",
-        "srbench.metrics.fidelity:PSNRRGB",
-        {"space": "rgb", "shave": "protocol"},
-        needs_rgb=True,
-    ),
-)
-
-# Perceptual metrics (SPEC §5). LPIPS is on RGB uint8 (shave per protocol.lpips_shave); NIQE, Ma and
-# PI are no-reference and see the protocol's nr_luma / nr_shave (PIRM-2018 by default).
-register(
-    MetricSpec(
-        "lpips", False, True, (0.0, 1.0), "",
-        "LPIPS v0.1 (AlexNet), official lpips package, torchvision ImageNet backbone, RGB in [-1, 1]",
-        "srbench.metrics.lpips:LPIPSAlex",
-        {"net": "alex", "version": "0.1", "shave": "protocol.lpips_shave", "input": "uint8 / 127.5 - 1"},
-        needs_rgb=True,
-    ),
-    aliases=("lpips_alex",),
-)
-register(
-    MetricSpec(
-        "lpips_vgg", False, True, (0.0, 1.0), "",
-        "LPIPS v0.1 (VGG16), official lpips package, torchvision ImageNet backbone, RGB in [-1, 1]",
-        "srbench.metrics.lpips:LPIPSVGG",
-        {"net": "vgg", "version": "0.1", "shave": "protocol.lpips_shave", "input": "uint8 / 127.5 - 1"},
-        needs_rgb=True,
-    ),
-)
-register(
-    MetricSpec(
-        "niqe", False, False, (0.0, None), "",
-        "NIQE (Mittal et al. 2013, official release modelparameters.mat), PIRM-2018 input, float64",
-        "srbench.metrics.niqe:NIQE",
-        {"input": "protocol.nr_luma", "shave": "protocol.nr_shave", "block": 96},
-    ),
-)
-register(
-    MetricSpec(
-        "ma", True, False, (0.0, 10.0), "",
-        "Ma et al. (NRQM) no-reference score, authors' regression-forest model.mat (not bundled)",
-        "srbench.metrics.ma:Ma",
-        {"input": "protocol.nr_luma", "shave": "protocol.nr_shave"},
-    ),
-    aliases=("nrqm",),
-)
-register(
-    MetricSpec(
-        "pi", False, False, (0.0, None), "",
-        "Perceptual Index = ((10 - Ma) + NIQE) / 2 (PIRM-2018)",
-        "srbench.metrics.ma:PI",
-        {"input": "protocol.nr_luma", "shave": "protocol.nr_shave"},
-    ),
-)
+register(MetricSpec(
+    "psnr", "PSNR", True, "y", (0.0, None), "dB",
+    "Y-channel PSNR (the protocol's Y), border shaved, per image then mean",
+    "srbench.metrics.fidelity:PSNR", ".2f", 0.01,
+), aliases=("psnr_y",))
+register(MetricSpec(
+    "ssim", "SSIM", True, "y", (-1.0, 1.0), "",
+    "Y-channel SSIM (Wang et al. 2004, gaussian 11x11 sigma 1.5), border shaved",
+    "srbench.metrics.fidelity:SSIM", ".4f", 0.0005,
+), aliases=("ssim_y",))
+register(MetricSpec(
+    "psnr_rgb", "PSNR-RGB", True, "rgb", (0.0, None), "dB",
+    "PSNR over the three RGB channels, border shaved like Y-PSNR",
+    "srbench.metrics.fidelity:PSNR", ".2f", 0.01,
+))
+# Perceptual metrics (SPEC §5). `lpips` uses the protocol's network and shave; lpips_alex/lpips_vgg
+# name the network. NIQE, Ma and PI are no-reference: the protocol's nr_luma / nr_shave input.
+register(MetricSpec(
+    "lpips", "LPIPS", False, "lpips", (0.0, 1.0), "",
+    "LPIPS v0.1, the protocol's network (AlexNet unless it says VGG), official lpips package, RGB in [-1, 1]",
+    "srbench.metrics.lpips:LPIPS", ".4f", 0.002,
+    protocol_settings={"net": "lpips_net", "version": "lpips_version"},
+))
+register(MetricSpec(
+    "lpips_alex", "LPIPS-Alex", False, "lpips", (0.0, 1.0), "",
+    "LPIPS v0.1 (AlexNet), official lpips package, torchvision ImageNet backbone, RGB in [-1, 1]",
+    "srbench.metrics.lpips:LPIPS", ".4f", 0.002, settings={"net": "alex", "version": "0.1"},
+))
+register(MetricSpec(
+    "lpips_vgg", "LPIPS-VGG", False, "lpips", (0.0, 1.0), "",
+    "LPIPS v0.1 (VGG16), official lpips package, torchvision ImageNet backbone, RGB in [-1, 1]",
+    "srbench.metrics.lpips:LPIPS", ".4f", 0.002, settings={"net": "vgg", "version": "0.1"},
+))
+register(MetricSpec(
+    "niqe", "NIQE", False, "nr", (0.0, None), "",
+    "NIQE (Mittal et al. 2013, official release modelparameters.mat), 96x96 blocks, float64",
+    "srbench.metrics.niqe:NIQE", ".3f", 0.01,
+))
+register(MetricSpec(
+    "ma", "Ma", True, "nr", (0.0, 10.0), "",
+    "Ma et al. (NRQM) no-reference score, authors' regression-forest model.mat (user-supplied)",
+    "srbench.metrics.ma:Ma", ".3f", 0.01,
+), aliases=("nrqm",))
+register(MetricSpec(
+    "pi", "PI", False, "nr", (0.0, None), "",
+    "Perceptual Index = ((10 - Ma) + NIQE) / 2 (PIRM-2018)",
+    "srbench.metrics.ma:PI", ".3f", 0.01,
+))
 
 
 def get_metric(name: str) -> MetricSpec:
     return METRICS.get(name)
 
 
-def build_metric(name: str, protocol: Protocol | str = "matlab", device: str = "cpu"):
-    """Instantiate a metric implementation for ``protocol`` on ``device``."""
-    import importlib
+def build_metric(name: str, device: str = "cpu", **settings) -> Metric:
+    """The implementation of metric ``name`` with these constructor settings (network metrics load
+    their weights once per process, when first used)."""
+    spec = get_metric(name)
+    cls = import_object(spec.impl, f"metric '{spec.name}'")
+    metric = cls(device=str(device), **{**spec.settings, **settings})
+    metric.spec = spec
+    return metric
+
+
+def compute(name: str, sr, hr=None, *, scale: int | None = None, protocol: str = "matlab", device: str = "cpu",
+            **settings) -> float:
+    """One metric on one image (uint8 HxWx3, or HxW for a grey image) under ``protocol``.
+
+    ``settings`` override protocol fields (validated), e.g. ``compute("niqe", img, nr_luma="gray",
+    nr_shave=0)`` is NIQE exactly as the official release computes it. A no-reference metric needs
+    no ``hr``; ``scale`` is needed where the protocol shaves by the scale. A single-channel image
+    follows the grey rule of the protocol, as in :func:`srbench.evaluate`.
+    """
+    from .. import pipeline
+    from ..protocols import get_protocol
 
     spec = get_metric(name)
-    if isinstance(protocol, str):
-        protocol = get_protocol(protocol)
-    module_name, attr = spec.impl.split(":")
-    cls = getattr(importlib.import_module(module_name), attr)
-    return cls(protocol, device=device)
-
-
-def compute(name: str, sr: np.ndarray, hr: np.ndarray, scale: int, protocol: str = "matlab",
-            device: str = "cpu") -> float:
-    """One metric on one uint8 HxWx3 SR/HR pair under ``protocol`` (default canonical), as a float."""
-    from ..io import check_rgb_uint8
-
-    pair = ImagePair(
-        name="image", scale=scale, protocol=get_protocol(protocol),
-        sr=check_rgb_uint8(sr, "sr"), hr=check_rgb_uint8(hr, "hr"),
-    )
-    return float(build_metric(name, pair.protocol, device)(pair))
+    proto = get_protocol(protocol).with_settings(**settings)
+    metric = build_metric(spec.name, device, **pipeline.metric_settings(proto, spec))
+    pair = pipeline.prepare_arrays(proto, sr, hr, scale, {spec.input})
+    return float(metric(pair))

@@ -6,15 +6,7 @@ import numpy as np
 from scipy.signal import sepfir2d
 
 from ..errors import SrbenchError
-from . import ImagePair
-
-
-def shave(img: np.ndarray, border: int) -> np.ndarray:
-    if border <= 0:
-        return img
-    if img.shape[0] <= 2 * border or img.shape[1] <= 2 * border:
-        raise SrbenchError(f"image of size {img.shape[1]}x{img.shape[0]} is too small to shave {border} px")
-    return img[border:-border, border:-border]
+from . import Metric
 
 
 def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
@@ -90,26 +82,21 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 255.0, rows: int = 64
     return total / (h * (x.shape[1] - pad))
 
 
-class _Fidelity:
-    def __init__(self, protocol, device: str = "cpu"):
-        self.protocol = protocol
+class PSNR(Metric):
+    """PSNR on the pair the spec names: the protocol's shaved Y (``psnr``) or RGB (``psnr_rgb``)."""
+
+    def __init__(self, device: str = "cpu"):
+        pass
+
+    def __call__(self, pair) -> float:
+        sr, hr = pair[self.spec.input]
+        return psnr(sr, hr)
 
 
-class PSNR(_Fidelity):
-    def __call__(self, pair: ImagePair) -> float:
-        b = self.protocol.shave_for(pair.scale)
-        return psnr(shave(pair.sr_y, b), shave(pair.hr_y, b))
+class SSIM(Metric):
+    def __init__(self, device: str = "cpu"):
+        pass
 
-
-class SSIM(_Fidelity):
-    def __call__(self, pair: ImagePair) -> float:
-        b = self.protocol.shave_for(pair.scale)
-        return ssim(shave(pair.sr_y, b), shave(pair.hr_y, b))
-
-
-class PSNRRGB(_Fidelity):
-    def __call__(self, pair: ImagePair) -> float:
-        if pair.sr is None:
-            raise SrbenchError(f"psnr_rgb needs RGB images; protocol '{self.protocol.name}' is Y-only")
-        b = self.protocol.shave_for(pair.scale)
-        return psnr(shave(pair.sr, b), shave(pair.hr, b))
+    def __call__(self, pair) -> float:
+        sr, hr = pair.y
+        return ssim(sr, hr)

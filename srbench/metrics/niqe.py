@@ -13,23 +13,24 @@ Follows the release's MATLAB code (``computequality.m``, ``computefeature.m``,
 Block statistics are vectorised over all blocks; the AGGD shape is the grid point 0.2:0.001:10
 minimising the squared ratio difference, exactly as ``estimateaggdparam`` does.
 
-This is not MATLAB's built-in ``niqe()`` (a different pristine model).
+This is not MATLAB's built-in ``niqe()`` (a different pristine model). The input (which grey image,
+what shave) is the pipeline's: Y of ``rgb2ycbcr`` with a 4 px shave under PIRM-2018, MATLAB
+``rgb2gray`` unshaved for the release's own ``computequality.m``.
 """
 
 from __future__ import annotations
 
 import warnings
+from functools import lru_cache
 
 import numpy as np
 from scipy.ndimage import correlate1d
 from scipy.special import gamma as _gamma
 
 from ..assets import Asset, resolve
-from ..color import rgb_to_y
-from ..errors import SrbenchError
-from ..imresize import contributions, round_uint8
-from . import ImagePair, protocol_y
-from .fidelity import shave
+from ..errors import AssetMissingError, SrbenchError
+from ..imresize import contributions
+from . import Metric
 
 NIQE_PARAMS = Asset(
     name="NIQE pristine model (official release, PIRM-2018 copy)",
@@ -41,6 +42,22 @@ NIQE_PARAMS = Asset(
     sha256="fa2aa4d12dd9595c3fb6bf8b4e1a15c79d5d1469238d0901c88dead195be578d",
     size=8347,
     license="NIQE release (c) 2011 UT Austin: use with notice and citation; research use",
+)
+
+# The same pristine model as numpy arrays inside the BasicSR 1.4.2 sdist on PyPI: a pinned file from the
+# package index, so NIQE works offline wherever the index is reachable (its values equal the .mat's;
+# tests/test_perceptual.py checks it).
+NIQE_PARAMS_BASICSR = Asset(
+    name="NIQE pristine model (BasicSR 1.4.2 copy of the official values)",
+    filename="niqe_pris_params.npz",
+    url=("https://files.pythonhosted.org/packages/86/41/00a6b000f222f0fa4c6d9e1d6dcc9811a374cabb8abb9d408b77de39648c/"
+         "basicsr-1.4.2.tar.gz"),
+    sha256="2a7c182a68c9e7f1b2e2e5ec723279d6f65d912b6fcaf37eb2bf03d7367c4296",
+    size=11850,
+    license="Apache-2.0 (BasicSR); the values are the official NIQE release's",
+    member="basicsr-1.4.2/basicsr/metrics/niqe_pris_params.npz",
+    archive_sha256="b89b595a87ef964cda9913b4d99380ddb6554c965577c0c10cb7b78e31301e87",
+    archive_size=172524,
 )
 
 BLOCK = 96
@@ -180,38 +197,42 @@ def niqe(im: np.ndarray, mu_pris: np.ndarray, cov_pris: np.ndarray, block: int =
     return float(np.sqrt(d @ inv @ d))
 
 
-def load_niqe_params() -> tuple[np.ndarray, np.ndarray]:
-    """(mu_prisparam (36,), cov_prisparam (36, 36)) from the official ``modelparameters.mat``."""
+def niqe_params_file():
+    """(path, asset) of the pristine model: the official ``modelparameters.mat`` when it is in the
+    cache or a mirror, else BasicSR's copy, else a download of the official file."""
+    for asset in (NIQE_PARAMS, NIQE_PARAMS_BASICSR):
+        try:
+            return resolve(asset, allow_download=False), asset
+        except AssetMissingError:
+            continue
+    try:
+        return resolve(NIQE_PARAMS), NIQE_PARAMS
+    except AssetMissingError as exc:
+        raise AssetMissingError(f"{exc}; or put the BasicSR sdist {NIQE_PARAMS_BASICSR.url} (sha256 "
+                                f"{NIQE_PARAMS_BASICSR.archive_sha256[:12]}…) there") from None
+
+
+@lru_cache(maxsize=2)
+def _load_params(path: str) -> tuple[np.ndarray, np.ndarray]:
+    if path.endswith(".npz"):
+        with np.load(path, allow_pickle=False) as z:
+            return np.ravel(z["mu_pris_param"]).astype(np.float64), np.asarray(z["cov_pris_param"], np.float64)
     from scipy.io import loadmat
 
-    mat = loadmat(resolve(NIQE_PARAMS))
+    mat = loadmat(path)
     return np.ravel(mat["mu_prisparam"]).astype(np.float64), np.asarray(mat["cov_prisparam"], np.float64)
 
 
-def nr_input(pair: ImagePair) -> np.ndarray:
-    """The grey image a no-reference metric sees: the protocol's ``nr_luma`` of the SR, shaved.
-
-    ``y-bt601-matlab-rounded`` = Y of MATLAB ``rgb2ycbcr`` on uint8 (rounded), as in PIRM-2018's
-    ``convert_shave_image.m``; a grey source under ``gray = "as-y"`` is its own Y.
-    """
-    protocol = pair.protocol
-    if protocol.nr_luma != "y-bt601-matlab-rounded":
-        raise SrbenchError(f"unknown no-reference luma '{protocol.nr_luma}' in protocol '{protocol.name}'")
-    if pair.sr is None:
-        y = pair.sr_y
-    elif pair.sr.ndim == 2 or (pair.gray and protocol.gray == "as-y"):
-        y = protocol_y(pair.sr, pair.gray, protocol)
-    else:
-        y = rgb_to_y(pair.sr)
-    y = round_uint8(y).astype(np.float64)
-    return shave(y, int(protocol.nr_shave))
+def load_niqe_params() -> tuple[np.ndarray, np.ndarray]:
+    """(mu_prisparam (36,), cov_prisparam (36, 36)) of the official pristine model."""
+    path, _ = niqe_params_file()
+    return _load_params(str(path))
 
 
-class NIQE:
-    """NIQE of the SR (lower is better); parameters load once, lazily."""
+class NIQE(Metric):
+    """NIQE of the prepared no-reference grey image (lower is better); parameters load once, lazily."""
 
-    def __init__(self, protocol, device: str = "cpu"):
-        self.protocol = protocol
+    def __init__(self, device: str = "cpu"):
         self._params = None
 
     @property
@@ -220,6 +241,10 @@ class NIQE:
             self._params = load_niqe_params()
         return self._params
 
-    def __call__(self, pair: ImagePair) -> float:
+    def assets(self) -> dict[str, str]:
+        _, asset = niqe_params_file()  # fails here, once, when no copy is available
+        return {asset.filename: asset.sha256}
+
+    def __call__(self, pair) -> float:
         mu, cov = self.params
-        return niqe(nr_input(pair), mu, cov)
+        return niqe(pair.nr, mu, cov)

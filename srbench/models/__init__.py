@@ -9,7 +9,6 @@ clamped nor rounded (the protocol does that). Weights are always loaded with ``s
 
 from __future__ import annotations
 
-import importlib
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -17,7 +16,7 @@ from functools import lru_cache
 from ..assets import Asset
 from ..errors import SrbenchError
 from ..paths import data_dir
-from ..registry import Registry, UnknownNameError, did_you_mean
+from ..registry import Registry, UnknownNameError, did_you_mean, import_object
 
 
 @dataclass(frozen=True)
@@ -43,6 +42,8 @@ class ModelCard:
     complexity: dict = field(default_factory=dict)  # published params / mult-adds
     same_size: bool = False  # output has the input's size (IMDN-AS, RealSR)
     notes: str = ""
+    default_metrics: tuple[str, ...] = ()  # what `srbench run` computes when --metrics is not given
+    default_protocol: str | None = None  # what `srbench run` uses when --protocol is not given ("paper" allowed)
     card_file: str = ""
 
     def weights_for(self, scale: int) -> Asset | None:
@@ -70,15 +71,49 @@ class ModelCard:
             "paper_protocol": self.paper_protocol, "aliases": list(self.aliases),
             "weights": {k: a.to_dict() for k, a in self.weights.items()},
             "published": list(self.published), "complexity": self.complexity, "notes": self.notes,
+            "default_metrics": list(self.default_metrics), "default_protocol": self.default_protocol,
         }
 
 
-def _asset(card_name: str, key: str, w: dict) -> Asset:
+# The card schema: every key a card may have, with its type. Anything else is an error naming the
+# card and the key, so a typo never silently drops a setting.
+CARD_KEYS = {
+    "title": str, "family": str, "builder": str, "scales": list, "colour": str, "input_range": str,
+    "colour_pipeline": str, "paper": str, "repo": str, "commit": str, "license": str, "paper_protocol": str,
+    "aliases": list, "default_scale": int, "arch": dict, "weights": dict, "published": list, "complexity": dict,
+    "same_size": bool, "notes": str, "default_metrics": list, "default_protocol": str,
+}
+REQUIRED_CARD_KEYS = ("family", "builder", "scales")
+WEIGHT_KEYS = {"file": str, "url": str, "sha256": str, "path": str, "size": int, "license": str, "member": str,
+               "archive_sha256": str, "archive_size": int}
+REQUIRED_WEIGHT_KEYS = ("file", "url", "sha256")
+
+
+def _check_keys(where: str, d: dict, schema: dict, required: tuple) -> None:
+    if not isinstance(d, dict):
+        raise SrbenchError(f"{where}: expected a table, got {type(d).__name__}")
+    unknown = sorted(set(d) - set(schema))
+    if unknown:
+        raise SrbenchError(f"{where}: unknown key '{unknown[0]}' (known keys: {', '.join(schema)})")
+    missing = [k for k in required if k not in d]
+    if missing:
+        raise SrbenchError(f"{where}: lacks {', '.join(missing)}")
+    for k, v in d.items():
+        tp = schema[k]
+        if not isinstance(v, tp) or (tp is int and isinstance(v, bool)):
+            raise SrbenchError(f"{where}: '{k}' must be {tp.__name__}, got {type(v).__name__}")
+
+
+def _asset(card_name: str, key: str, w: dict, where: str) -> Asset:
+    _check_keys(f"{where}: weights.{key}", w, WEIGHT_KEYS, REQUIRED_WEIGHT_KEYS)
+    sha = w["sha256"].lower()
+    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+        raise SrbenchError(f"{where}: weights.{key}.sha256 must be 64 hex digits")
     return Asset(
         name=f"{card_name} {key} weights",
         filename=w["file"],
         url=w["url"],
-        sha256=w["sha256"],
+        sha256=sha,
         size=w.get("size"),
         license=w.get("license", ""),
         member=w.get("member"),
@@ -87,14 +122,24 @@ def _asset(card_name: str, key: str, w: dict) -> Asset:
     )
 
 
-def _card_from_toml(name: str, d: dict, card_file: str) -> ModelCard:
-    weights = {k: _asset(name, k, w) for k, w in d.get("weights", {}).items()}
+def card_from_toml(name: str, d: dict, card_file: str) -> ModelCard:
+    """A validated :class:`ModelCard` from one ``[models.<name>]`` table of ``card_file``."""
+    where = f"model card {card_file}: model '{name}'"
+    _check_keys(where, d, CARD_KEYS, REQUIRED_CARD_KEYS)
+    scales = d["scales"]
+    if not scales or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in scales):
+        raise SrbenchError(f"{where}: 'scales' must be a non-empty list of positive integers")
+    if d.get("colour", "rgb") not in ("rgb", "y"):
+        raise SrbenchError(f"{where}: 'colour' must be 'rgb' or 'y'")
+    if ":" not in d["builder"]:
+        raise SrbenchError(f"{where}: 'builder' must be 'module:function'")
+    weights = {k: _asset(name, k, w, where) for k, w in d.get("weights", {}).items()}
     return ModelCard(
         name=name,
         title=d.get("title", name),
         family=d["family"],
         builder=d["builder"],
-        scales=tuple(d["scales"]),
+        scales=tuple(scales),
         colour=d.get("colour", "rgb"),
         input_range=d.get("input_range", ""),
         colour_pipeline=d.get("colour_pipeline", ""),
@@ -111,6 +156,8 @@ def _card_from_toml(name: str, d: dict, card_file: str) -> ModelCard:
         complexity=d.get("complexity", {}),
         same_size=d.get("same_size", False),
         notes=d.get("notes", "").strip(),
+        default_metrics=tuple(d.get("default_metrics", ())),
+        default_protocol=d.get("default_protocol"),
         card_file=card_file,
     )
 
@@ -129,20 +176,30 @@ def card_files() -> list:
     return files
 
 
+def read_card_file(path) -> list[ModelCard]:
+    """Every model card in one TOML file (``[models.<name>]`` tables), validated."""
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except FileNotFoundError:
+        raise SrbenchError(f"model card {path}: no such file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SrbenchError(f"model card {path}: invalid TOML ({exc})") from None
+    unknown = sorted(set(doc) - {"models"})
+    if unknown:
+        raise SrbenchError(f"model card {path}: unknown top-level key '{unknown[0]}' (cards are [models.<name>] tables)")
+    return [card_from_toml(name, d, path.name) for name, d in doc.get("models", {}).items()]
+
+
 @lru_cache(maxsize=1)
 def model_registry() -> Registry[ModelCard]:
     reg: Registry[ModelCard] = Registry("model")
     for path in card_files():
-        try:
-            with open(path, "rb") as fh:
-                doc = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise SrbenchError(f"model card {path}: invalid TOML ({exc})") from None
-        for name, d in doc.get("models", {}).items():
-            missing = [k for k in ("family", "builder", "scales") if k not in d]
-            if missing:
-                raise SrbenchError(f"model card {path}: model '{name}' lacks {', '.join(missing)}")
-            reg.register(name, _card_from_toml(name, d, path.name), aliases=tuple(d.get("aliases", ())))
+        for card in read_card_file(path):
+            reg.register(card.name, card, aliases=card.aliases, where=str(path))
     return reg
 
 
@@ -157,8 +214,7 @@ def list_models() -> list[str]:
 def build_model(card: ModelCard, scale: int, pretrained: bool = True):
     """The module for ``card`` at ``scale`` (weights resolved through the asset cache/mirror)."""
     card.check_scale(scale)
-    module_name, attr = card.builder.split(":")
-    builder = getattr(importlib.import_module(module_name), attr)
+    builder = import_object(card.builder, f"model '{card.name}' builder")
     model = builder(card, scale, pretrained=pretrained)
     model.eval()
     for p in model.parameters():
