@@ -10,6 +10,7 @@ from srbench.color import rgb_to_y
 from srbench.imresize import imresize
 from srbench.io import modcrop, read_image
 from srbench.metrics import METRICS, compute
+from srbench.metrics.fidelity import ssim
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +71,46 @@ def test_identical_images_give_infinite_psnr_and_unit_ssim(bicubic_pair):
     _, hr = bicubic_pair
     assert compute("psnr", hr, hr, scale=2) == float("inf")
     assert compute("ssim", hr, hr, scale=2) == pytest.approx(1.0, abs=1e-12)
+
+
+def _skimage_ssim(a, b):
+    return structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255)
+
+
+# odd widths, narrow strips of height 11..20, one side exactly 11, band/tile edges (16 valid rows/columns)
+SHAPES = [(11, 11), (11, 64), (64, 11), (12, 27), (13, 1001), (17, 26), (20, 333), (26, 43), (27, 200), (91, 77),
+          (137, 250)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_ssim_equals_skimage_on_random_pairs(shape):
+    rng = np.random.default_rng(shape[0] * 1000 + shape[1])
+    hr = rng.integers(0, 256, shape).astype(np.float64)
+    noisy = np.clip(hr + rng.normal(0, 12, shape), 0, 255)
+    unrelated = rng.uniform(0, 255, shape)
+    for sr in (noisy, unrelated, np.round(noisy)):
+        assert abs(ssim(sr, hr) - _skimage_ssim(hr, sr)) < 1e-9
+
+
+def test_ssim_equals_skimage_on_real_pairs(shared):
+    # a 1024x768 Urban100 image and a B100 image (481x321) with their bicubic x4 reconstructions,
+    # whole and cut to odd widths, strips of height 11..20 and a side of exactly 11
+    for path in (shared / "datasets" / "Urban100" / "HR" / "img_002.png",
+                 shared / "datasets" / "B100" / "HR" / "101085.png"):
+        hr, _ = read_image(path)
+        hr = modcrop(hr, 4)
+        sr = imresize(imresize(hr, Fraction(1, 4)), 4)
+        y_hr, y_sr = rgb_to_y(hr), rgb_to_y(sr)
+        h, w = y_hr.shape
+        for rows, cols in ((slice(None), slice(None)), (slice(3, h - 4), slice(1, w - 2)), (slice(100, 111), slice(None)),
+                           (slice(40, 60), slice(0, 301)), (slice(7, 24), slice(5, 16)), (slice(None), slice(200, 211))):
+            ours = ssim(y_sr[rows, cols], y_hr[rows, cols])
+            assert abs(ours - _skimage_ssim(y_hr[rows, cols], y_sr[rows, cols])) < 1e-9
+            assert 0.3 < ours < 1.0
+
+
+def test_ssim_rejects_images_smaller_than_the_window():
+    from srbench.errors import SrbenchError
+
+    with pytest.raises(SrbenchError, match="smaller than the 11x11"):
+        ssim(np.zeros((10, 40)), np.zeros((10, 40)))

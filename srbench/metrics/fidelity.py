@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import sepfir2d
+from scipy.linalg.blas import dgemm
 
 from ..errors import SrbenchError
 from . import Metric
@@ -24,62 +24,123 @@ def _gaussian_window(size: int = 11, sigma: float = 1.5) -> np.ndarray:
 
 
 _WINDOW = _gaussian_window()
+_PAD = _WINDOW.size - 1  # rows/columns a valid filtering loses
+_BAND = 16  # output rows per vertical GEMM
+_TILE = 16  # output columns per horizontal GEMM tile (both sizes: fastest measured on one core)
 
 
-def _filter_valid(x: np.ndarray) -> np.ndarray:
-    """Separable 11x11 Gaussian filtering, 'valid' region only (the boundary mode never matters)."""
-    r = _WINDOW.size // 2
-    return sepfir2d(x, _WINDOW, _WINDOW)[r:-r, r:-r]
+def _vertical_matrix(n: int, offset: float | None = None) -> np.ndarray:
+    """K with ``K @ rows`` = the 11-tap filter down the n + 10 ``rows``: n valid output rows.
+
+    With ``offset``, K has one more column holding it, for a row of ones appended to ``rows``:
+    the GEMM then also adds the constant.
+    """
+    k = np.zeros((n, n + _PAD + (offset is not None)))
+    for i in range(n):
+        k[i, i:i + _WINDOW.size] = _WINDOW
+    if offset is not None:
+        k[:, -1] = offset
+    return k
+
+
+def _horizontal_matrices(tile: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (tile + 10, tile) band matrix filtering a tile's columns, split into the rows applying
+    to the tile itself (tile, tile) and to the first 10 columns of the next tile (10, tile)."""
+    k = np.zeros((tile + _PAD, tile))
+    for j in range(tile):
+        k[j:j + _WINDOW.size, j] = _WINDOW
+    return k[:tile].copy(), k[tile:].copy()
 
 
 def _ssim_sum(x: np.ndarray, y: np.ndarray, c1: float, c2: float) -> float:
-    """Sum of the SSIM map over the valid region of x, y (float64, same shape)."""
-    mx, my = _filter_valid(x), _filter_valid(y)
-    e_sq = _filter_valid(x * x + y * y)
-    e_xy = _filter_valid(x * y)
-    mxy = mx * my
-    m_sq = np.multiply(mx, mx, out=mx)
-    m_sq += my * my
-    num = np.multiply(mxy, 2.0)
-    num += c1
-    e_xy -= mxy
-    e_xy *= 2.0
-    e_xy += c2
-    num *= e_xy
-    e_sq -= m_sq
-    e_sq += c2
-    m_sq += c1
-    m_sq *= e_sq
-    num /= m_sq
-    return float(num.sum())
+    """Sum of the SSIM map over the valid region of x, y (C-contiguous float64, same shape).
+
+    Both filter passes are matrix products (BLAS), band by band of _BAND output rows so the
+    working set stays in cache; numpy's element-wise passes, not the products, are the cost, so
+    the formula is arranged to need few of them:
+    - four maps are filtered, x, y, x^2 + y^2 and xy (the variances enter as a sum), and the
+      constants are added by the vertical GEMM (a row of ones), giving
+      mu_x, mu_y, S = E[x^2 + y^2] + c1 + c2 and P = E[xy] + (c1 + c2) / 2;
+    - with t = mu_x mu_y + c1 / 2 and q = mu_x^2 + mu_y^2 + c1, the SSIM of Wang et al.
+      (2 mu_x mu_y + c1)(2 cov + c2) / ((mu_x^2 + mu_y^2 + c1)(var_x + var_y + c2))
+      is 4 t (P - t) / (q (S - q)).
+    The horizontal pass treats each padded row as tiles of _TILE columns: output tile j is
+    tile j times the tile's own weights plus the first 10 columns of tile j + 1 times the rest,
+    two GEMMs over all tiles of all rows and maps at once (the last tile of a row is dropped).
+    """
+    h, w = x.shape
+    out_h, out_w = h - _PAD, w - _PAD
+    tiles = -(-out_w // _TILE) + 1
+    width = tiles * _TILE  # >= w: each vertically filtered row, zero-padded
+    own, nxt = _horizontal_matrices(_TILE)
+    band = min(_BAND, out_h)
+    vert = np.zeros((band, 4, width))
+    horiz = np.zeros((band * 4 * tiles, _TILE))
+    sq = np.empty((band + _PAD + 1, w))  # x^2 + y^2 of the band's input rows, then a row of ones
+    xy = np.empty_like(sq)
+    tmp = np.empty((band + _PAD, w))
+    t, num, q, den = np.empty((4, band, out_w))
+    matrices = {}
+    total = 0.0
+    for r0 in range(0, out_h, band):
+        n = min(band, out_h - r0)
+        if n not in matrices:
+            matrices[n] = (_vertical_matrix(n), _vertical_matrix(n, c1 + c2), _vertical_matrix(n, (c1 + c2) / 2))
+        k_mu, k_sq, k_xy = matrices[n]
+        xs, ys = x[r0:r0 + n + _PAD], y[r0:r0 + n + _PAD]
+        s, p, tm = sq[:n + _PAD + 1], xy[:n + _PAD + 1], tmp[:n + _PAD]
+        np.multiply(xs, xs, out=s[:-1])
+        np.multiply(ys, ys, out=tm)
+        s[:-1] += tm
+        np.multiply(xs, ys, out=p[:-1])
+        s[-1] = 1.0
+        p[-1] = 1.0
+        v = vert[:n]
+        np.matmul(k_mu, xs, out=v[:, 0, :w])
+        np.matmul(k_mu, ys, out=v[:, 1, :w])
+        np.matmul(k_sq, s, out=v[:, 2, :w])
+        np.matmul(k_xy, p, out=v[:, 3, :w])
+        rows = v.reshape(-1, _TILE)
+        o = horiz[:rows.shape[0]]
+        np.matmul(rows[1:, :_PAD], nxt, out=o[:-1])
+        o[-1] = 0.0
+        # o += rows @ own, accumulated in place by BLAS (the transposes are Fortran-order views)
+        o = dgemm(1.0, own.T, rows.T, beta=1.0, c=o.T, overwrite_c=True).T
+        maps = o.reshape(n, 4, width)[:, :, :out_w]
+        mx, my, es, ep = maps[:, 0], maps[:, 1], maps[:, 2], maps[:, 3]
+        tb, nb, qb, db = t[:n], num[:n], q[:n], den[:n]
+        np.multiply(mx, my, out=tb)
+        tb += c1 / 2
+        np.subtract(ep, tb, out=nb)
+        nb *= tb
+        np.multiply(mx, mx, out=qb)
+        np.multiply(my, my, out=db)
+        qb += db
+        qb += c1
+        np.subtract(es, qb, out=db)
+        db *= qb
+        nb /= db
+        total += float(nb.sum())
+    return 4.0 * total
 
 
-def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 255.0, rows: int = 64) -> float:
+def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 255.0) -> float:
     """SSIM of Wang et al. (2004): Gaussian 11x11 sigma 1.5, K1 0.01, K2 0.03, valid, mean of the map.
 
-    Only four maps are filtered: the variances enter the formula as a sum, so E[x^2 + y^2] is
-    filtered once instead of E[x^2] and E[y^2] separately. The image is processed in bands of
-    `rows` output rows (plus the window's 10-row overlap) so the maps stay in cache: 2x faster
-    than filtering whole images, with the same sum.
+    Equals scikit-image's ``structural_similarity(gaussian_weights=True, sigma=1.5,
+    use_sample_covariance=False, data_range=255)`` to rounding (see :func:`_ssim_sum`).
     """
     if a.shape != b.shape:
         raise SrbenchError(f"SR and HR sizes differ: {a.shape} vs {b.shape}")
+    if a.ndim != 2:
+        raise SrbenchError(f"SSIM is computed on 2-D (Y) images; got an array of shape {a.shape}")
     if min(a.shape) < _WINDOW.size:
         raise SrbenchError(f"image of size {a.shape[1]}x{a.shape[0]} is smaller than the 11x11 SSIM window")
-    x = np.asarray(a, dtype=np.float64)
-    y = np.asarray(b, dtype=np.float64)
+    x = np.ascontiguousarray(a, dtype=np.float64)
+    y = np.ascontiguousarray(b, dtype=np.float64)
     c1 = (0.01 * data_range) ** 2
     c2 = (0.03 * data_range) ** 2
-    pad = _WINDOW.size - 1
-    h = x.shape[0] - pad  # valid output rows
-    total = 0.0
-    r0 = 0
-    while r0 < h:
-        # a short last band is merged into this one
-        r1 = h if h - r0 < rows + rows // 2 else r0 + rows
-        total += _ssim_sum(x[r0:r1 + pad], y[r0:r1 + pad], c1, c2)
-        r0 = r1
-    return total / (h * (x.shape[1] - pad))
+    return _ssim_sum(x, y, c1, c2) / ((x.shape[0] - _PAD) * (x.shape[1] - _PAD))
 
 
 class PSNR(Metric):

@@ -77,17 +77,41 @@ def _gaussian_1d(size: int = 7, sigma: float = 7.0 / 6.0) -> np.ndarray:
 _WINDOW = _gaussian_1d()
 
 
-def _imfilter_replicate(x: np.ndarray) -> np.ndarray:
+def _imfilter_replicate(x: np.ndarray, tmp: np.ndarray | None = None) -> np.ndarray:
     """``imfilter(x, fspecial('gaussian', 7, 7/6), 'replicate')`` (separable, same size)."""
-    out = correlate1d(x, _WINDOW, axis=0, mode="nearest")
+    out = correlate1d(x, _WINDOW, axis=0, mode="nearest", output=tmp)
     return correlate1d(out, _WINDOW, axis=1, mode="nearest")
 
 
 def mscn(im: np.ndarray) -> np.ndarray:
     """Mean-subtracted contrast-normalised coefficients of computequality.m."""
-    mu = _imfilter_replicate(im)
-    sigma = np.sqrt(np.abs(_imfilter_replicate(im * im) - mu * mu))
-    return (im - mu) / (sigma + 1.0)
+    # (im - mu) / (sqrt(|E[im^2] - mu^2|) + 1), step by step in place (same operations, fewer arrays)
+    tmp = np.empty_like(im, dtype=np.float64)
+    mu = _imfilter_replicate(im, tmp)
+    np.multiply(im, im, out=tmp)
+    sigma = _imfilter_replicate(tmp, tmp)
+    np.multiply(mu, mu, out=tmp)
+    sigma -= tmp
+    np.abs(sigma, out=sigma)
+    np.sqrt(sigma, out=sigma)
+    sigma += 1.0
+    np.subtract(im, mu, out=mu)
+    mu /= sigma
+    return mu
+
+
+def _nearest_grid_point(r: np.ndarray) -> np.ndarray:
+    """``argmin((r_gam - r) .^ 2)`` for each r, as ``estimateaggdparam`` picks the AGGD shape.
+
+    r_gam increases along the grid, so the minimum is at one of the two grid points around r:
+    the same squared differences are compared, ties go to the lower index as with ``argmin``, and a
+    non-finite r (all differences NaN or inf) gives the first point, without the (n, 9801) table.
+    """
+    hi = np.searchsorted(_R_GAM, r).clip(0, _R_GAM.size - 1)
+    lo = (hi - 1).clip(0)
+    with np.errstate(invalid="ignore"):
+        position = np.where((_R_GAM[hi] - r) ** 2 < (_R_GAM[lo] - r) ** 2, hi, lo)
+    return np.where(np.isfinite(r), position, 0)
 
 
 def aggd_fit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -107,8 +131,7 @@ def aggd_fit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         gammahat = leftstd / rightstd
         rhat = ((pos.sum(axis=1) - neg.sum(axis=1)) / n) ** 2 / ((neg_sq + pos_sq) / n)
         rhatnorm = (rhat * (gammahat**3 + 1) * (gammahat + 1)) / ((gammahat**2 + 1) ** 2)
-    position = np.argmin((_R_GAM[None, :] - rhatnorm[:, None]) ** 2, axis=1)  # first NaN -> 0
-    alpha = _GAM[position]
+    alpha = _GAM[_nearest_grid_point(rhatnorm)]
     factor = np.sqrt(_gamma(1.0 / alpha) / _gamma(3.0 / alpha))
     return alpha, leftstd * factor, rightstd * factor
 
