@@ -143,7 +143,7 @@ def test_wrong_checkpoint_is_a_clear_error(shared, name, wrong, match):
 @pytest.mark.slow  # 10-25 s per model on 2 CPU cores
 @pytest.mark.parametrize("name", NAMES)
 def test_set5_reproduces_the_official_code(datasets_root, name):
-    from srbench.evaluate import evaluate
+    from srbench.engine import evaluate
 
     psnr, ssim = OFFICIAL_SET5[name]
     result = evaluate(name, "set5", 4, data_root=datasets_root)
