@@ -5,12 +5,13 @@ Public API (imported lazily, so ``import srbench`` stays light)::
     srbench.evaluate(model, dataset, scale, ...)    # a zoo name, card file, module, callable, ...
     srbench.score(sr_dir, dataset, scale, ...)      # a folder of precomputed SR images
     srbench.compute(metric, sr, hr=None, ...)       # one metric on one image
+    srbench.create_model(name, scale, ...)          # a zoo model as a torch module
 """
 
 __version__ = "0.2.0"
 
 _API = {"evaluate": "srbench.engine", "make_plan": "srbench.engine", "score": "srbench.score",
-        "compute": "srbench.metrics"}
+        "compute": "srbench.metrics", "create_model": "srbench.models"}
 
 __all__ = ["__version__", *_API]
 

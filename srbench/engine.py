@@ -141,7 +141,7 @@ def make_plan(model, dataset, scale: int | None = None, *, protocol: str | None 
     dev = str(resolve_device(device))
     names = resolve_metrics(metrics, card)
     specs = [get_metric(n) for n in names]
-    pipeline.check_compatible(proto, source.io, specs, source.label)
+    pipeline.check_compatible(proto, source.io, specs, source.label, model=not source.provides_sr)
 
     ds = open_dataset(dataset, data_root) if isinstance(dataset, str) else dataset
     if limit is not None:

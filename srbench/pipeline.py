@@ -101,17 +101,22 @@ class Prepared:
 # compatibility and metric settings
 
 
-def check_compatible(protocol: Protocol, io: IOConvention, specs, label: str) -> None:
-    """Model/protocol/metric compatibility, checked once per plan."""
+def check_compatible(protocol: Protocol, io: IOConvention, specs, label: str, model: bool = True) -> None:
+    """Model/protocol/metric compatibility, checked once per plan (``model``: False for SR files)."""
     if protocol.space == "y":
-        if io.colour != "y":
+        if model and io.colour != "y":
             raise SrbenchError(
                 f"protocol '{protocol.name}' is Y-only (the FSRCNN test code); model '{label}' is an RGB model: "
                 "use --protocol matlab"
             )
-        rgb_only = [s.name for s in specs if s.needs_rgb]
+        rgb_only = [s.name for s in specs if s.input not in available_inputs(protocol)]
         if rgb_only:
             raise SrbenchError(f"protocol '{protocol.name}' is Y-only; {', '.join(rgb_only)} need RGB output")
+
+
+def available_inputs(protocol: Protocol) -> set:
+    """The metric inputs this protocol can prepare (a Y-only protocol has no RGB images)."""
+    return {"y", "nr"} if protocol.space == "y" else {"y", "rgb", "lpips", "nr"}
 
 
 def metric_settings(protocol: Protocol, spec) -> dict:

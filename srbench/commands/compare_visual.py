@@ -40,6 +40,7 @@ def run(args) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .. import pipeline
     from ..datasets import open_dataset
     from ..engine import make_plan, process_image, runtime_for
     from ..metrics import get_metric
@@ -56,7 +57,7 @@ def run(args) -> int:
     for name in split_list(args.models, "--models"):
         plan = make_plan(name, ds, args.scale, protocol=args.protocol, metrics=metrics, device=args.device,
                          only={sample.name})
-        if plan.protocol.space != "rgb":
+        if "lpips" not in pipeline.available_inputs(plan.protocol):
             raise SrbenchError(f"compare-visual needs an RGB protocol; '{plan.protocol.name}' is Y-only")
         rt = runtime_for(plan)
         _, pair, sr = process_image(plan, sample, rt)

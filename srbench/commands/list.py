@@ -58,10 +58,11 @@ def _protocols() -> list[dict]:
 
     rows = []
     for n in PROTOCOLS.names():
-        p = PROTOCOLS.get(n)
-        rows.append({"name": n + (" (canonical)" if n == CANONICAL else ""), "version": p.version,
-                     "lr": p.lr_resize, "sr": p.sr_rounding, "y": "rounded" if p.y_rounding else "float",
-                     "gray": p.gray, "shave": p.shave, "description": p.description})
+        d = PROTOCOLS.get(n).to_dict()  # the settings as recorded in results
+        rows.append({"name": n + (" (canonical)" if n == CANONICAL else ""), "version": d["version"],
+                     "lr": d["lr_resize"], "sr": d["sr_rounding"], "y": "rounded" if d["y_rounding"] else "float",
+                     "gray": d["gray"], "shave": d["shave"], "lpips": f"{d['lpips_net']}, shave {d['lpips_shave']}",
+                     "description": d["description"]})
     return rows
 
 

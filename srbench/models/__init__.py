@@ -222,6 +222,25 @@ def build_model(card: ModelCard, scale: int, pretrained: bool = True):
     return model
 
 
+def create_model(name: str, scale: int | None = None, pretrained: bool = True, **arch):
+    """A zoo model as a torch module (timm-style): ``create_model("imdn", 2)`` has the official x2
+    weights; ``pretrained=False`` with ``arch`` overrides builds a variant with random weights, e.g.
+    ``create_model("imdn", 2, pretrained=False, num_modules=4)`` for an architecture search."""
+    from dataclasses import replace
+
+    card = get_card(name)
+    if scale is None:
+        if card.default_scale is None and len(card.scales) != 1:
+            raise SrbenchError(f"model '{card.name}' supports {', '.join(f'x{s}' for s in card.scales)}; pass scale=")
+        scale = card.default_scale or card.scales[0]
+    if arch:
+        if pretrained:
+            raise SrbenchError(f"model '{card.name}': architecture overrides ({', '.join(arch)}) have no official "
+                               "weights; pass pretrained=False")
+        card = replace(card, arch={**card.arch, **arch})
+    return build_model(card, scale, pretrained=pretrained)
+
+
 def load_state_dict_strict(model, state_dict: dict, what: str) -> None:
     """``load_state_dict(strict=True)`` with a one-line error naming missing/unexpected keys."""
     import torch
@@ -283,6 +302,6 @@ def load_torch_checkpoint(path, what: str) -> dict:
 
 
 __all__ = [
-    "ModelCard", "get_card", "list_models", "build_model", "load_state_dict_strict", "resolve_weights", "load_official_pth",
+    "ModelCard", "create_model", "get_card", "list_models", "build_model", "load_state_dict_strict", "resolve_weights", "load_official_pth",
     "load_torch_checkpoint", "model_registry", "UnknownNameError", "did_you_mean",
 ]
