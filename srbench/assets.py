@@ -15,7 +15,6 @@ import logging
 import os
 import shutil
 import tarfile
-import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -24,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import AssetMissingError, ChecksumError
+from .files import atomic_open
 
 log = logging.getLogger(__name__)
 
@@ -111,47 +111,50 @@ def _verified(path: Path, sha256: str) -> bool:
 
 
 def _extract_member(archive: Path, member: str, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_suffix(dst.suffix + ".part")
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf, zf.open(member) as src, open(tmp, "wb") as out:
-            shutil.copyfileobj(src, out)
-    else:
-        with tarfile.open(archive) as tf:
-            src = tf.extractfile(member)
-            if src is None:
-                raise ChecksumError(f"{archive} has no file member '{member}'")
-            with src, open(tmp, "wb") as out:
-                shutil.copyfileobj(src, out)
-    os.replace(tmp, dst)
+    try:
+        with atomic_open(dst, "wb") as out:
+            if zipfile.is_zipfile(archive):
+                with zipfile.ZipFile(archive) as zf, zf.open(member) as src:
+                    shutil.copyfileobj(src, out)
+            else:
+                with tarfile.open(archive) as tf:
+                    src = tf.extractfile(member)
+                    if src is None:
+                        raise ChecksumError(f"{archive} has no file member '{member}'")
+                    with src:
+                        shutil.copyfileobj(src, out)
+    except (KeyError, tarfile.TarError, zipfile.BadZipFile) as exc:
+        raise ChecksumError(f"{archive}: cannot extract '{member}' ({exc})") from None
 
 
 def download(url: str, dst: Path, sha256: str, desc: str) -> None:
-    """Download ``url`` to ``dst`` atomically with a progress bar; raise on a hash mismatch."""
+    """Download ``url`` to ``dst`` atomically with a progress bar; one-line errors for a hash
+    mismatch, a network failure (``AssetMissingError``) or a file that cannot be written."""
     from tqdm import tqdm
 
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=dst.name, suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        req = urllib.request.Request(url, headers={"User-Agent": "srbench"})
-        with urllib.request.urlopen(req, timeout=60) as resp, os.fdopen(fd, "wb") as out:
-            total = int(resp.headers.get("Content-Length") or 0) or None
-            digest = hashlib.sha256()
-            with tqdm(total=total, unit="B", unit_scale=True, desc=desc, leave=False) as bar:
-                for block in iter(lambda: resp.read(1 << 16), b""):
-                    out.write(block)
-                    digest.update(block)
-                    bar.update(len(block))
+    if offline() and not url.startswith("file:"):
+        raise AssetMissingError(f"cannot download {url}: SRBENCH_OFFLINE is set (unset it, or put the file in a "
+                                "directory named by SRBENCH_MIRROR)")
+    digest = hashlib.sha256()
+    with atomic_open(dst, "wb") as out:
+        try:
+            req = urllib.request.Request(url, headers={"User-Agent": "srbench"})
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                total = int(resp.headers.get("Content-Length") or 0) or None
+                with tqdm(total=total, unit="B", unit_scale=True, desc=desc, leave=False) as bar:
+                    for block in iter(lambda: resp.read(1 << 16), b""):
+                        out.write(block)
+                        digest.update(block)
+                        bar.update(len(block))
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise AssetMissingError(f"cannot download {url} ({reason}); check the network, or put the file in a "
+                                    "directory named by SRBENCH_MIRROR") from None
         if digest.hexdigest() != sha256:
             raise ChecksumError(
                 f"downloaded {url} but its sha256 is {digest.hexdigest()}, expected {sha256}: "
                 "the upstream file changed or the download was corrupted; nothing was kept"
             )
-        os.replace(tmp, dst)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def missing_message(asset: Asset) -> str:
@@ -192,8 +195,8 @@ def resolve(asset: Asset, allow_download: bool | None = None) -> Path:
             _extract_member(archive, asset.member, cached)
             return _check_extracted(asset, cached)
         download(asset.url, cached, asset.sha256, asset.filename)
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        raise AssetMissingError(missing_message(asset) + f" (download failed: {exc})") from None
+    except AssetMissingError as exc:
+        raise AssetMissingError(missing_message(asset) + f" ({exc})") from None
     return cached
 
 
@@ -205,3 +208,44 @@ def _check_extracted(asset: Asset, path: Path) -> Path:
             f"{asset.name}: '{asset.member}' has sha256 {got}, expected {asset.sha256}; nothing was kept"
         )
     return path
+
+
+# ---------------------------------------------------------------------------------------------
+# files the user supplies (e.g. the Ma et al. model, which srbench cannot pin or redistribute)
+
+
+def _registry_file() -> Path:
+    return home() / "assets" / "registered.json"
+
+
+def registered(name: str) -> dict | None:
+    """``{"sha256", "file", "source"}`` of a file registered with ``srbench fetch --file F --as name``."""
+    import json
+
+    try:
+        return json.loads(_registry_file().read_text()).get(name)
+    except (OSError, ValueError):
+        return None
+
+
+def register_file(path: Path, name: str, filename: str) -> dict:
+    """Copy ``path`` into the cache under its sha256 and record it as ``name``."""
+    import json
+
+    from .errors import SrbenchError
+    from .files import write_text
+
+    path = Path(path)
+    if not path.is_file():
+        raise SrbenchError(f"--file {path}: no such file")
+    sha = sha256_of(path)
+    dst = cache_path(Asset(name=name, filename=filename, url="", sha256=sha))
+    with atomic_open(dst, "wb") as out, open(path, "rb") as src:
+        shutil.copyfileobj(src, out)
+    try:
+        table = json.loads(_registry_file().read_text())
+    except (OSError, ValueError):
+        table = {}
+    table[name] = {"sha256": sha, "file": filename, "source": str(path.resolve())}
+    write_text(_registry_file(), json.dumps(table, indent=2) + "\n")
+    return table[name]

@@ -169,6 +169,10 @@ def make_plan(model, dataset, scale: int | None = None, *, protocol: str | None 
     if not plans:
         raise SrbenchError("none of the requested metrics can be computed: " + "; ".join(unavailable.values()))
 
+    if lr_cache_dir is not None:
+        from .files import ensure_dir
+
+        ensure_dir(Path(lr_cache_dir))  # an unusable SRBENCH_HOME is one error here, not one per image
     shipped = pipeline.uses_shipped_lr(proto) and not source.io.same_size
     identity = {
         "model": source.identity(),

@@ -101,3 +101,20 @@ def encode_png(img: np.ndarray) -> bytes:
 def write_png(img: np.ndarray, path: str | Path) -> None:
     """Write a uint8 image atomically (mode from the umask)."""
     write_bytes(path, encode_png(img))
+
+
+def read_mat(path, what: str) -> dict:
+    """``scipy.io.loadmat`` with a one-line error for damaged or foreign files."""
+    import zlib
+
+    import scipy.io
+    from scipy.io.matlab import MatReadError
+
+    try:
+        return scipy.io.loadmat(str(path))
+    # What scipy raises for truncated or damaged files (compressed variables: zlib.error).
+    except (OSError, ValueError, TypeError, EOFError, IndexError, KeyError, NotImplementedError, zlib.error,
+            MatReadError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SrbenchError(f"{what}: {path} is not a readable MATLAB .mat file ({first}); "
+                           "delete it and fetch it again") from None

@@ -1,7 +1,9 @@
-"""``srbench fetch``: download and verify model weights or benchmark sets (needs the network).
+"""``srbench fetch``: download and verify model weights, metric files or benchmark sets, or register a
+file you supply (the Ma et al. model).
 
-Weights go to the cache (``$SRBENCH_HOME/assets``); sets go to ``--data-root`` (default
-``$SRBENCH_DATA`` or ``$SRBENCH_HOME/datasets``) as ``<Set>/HR/<file>``. Every pinned file is sha256-checked.
+Weights and metric files go to the cache (``$SRBENCH_HOME/assets``); sets go to ``--data-root``
+(default ``$SRBENCH_DATA`` or ``$SRBENCH_HOME/datasets``) as ``<Set>/HR/<file>``. Every pinned file
+is sha256-checked; with ``SRBENCH_OFFLINE=1`` only the cache and ``SRBENCH_MIRROR`` are searched.
 """
 
 from __future__ import annotations
@@ -14,12 +16,19 @@ from ..errors import SrbenchError
 
 log = logging.getLogger(__name__)
 
+# What `--file F --as NAME` can register: name -> (file name in the cache, check of the file).
+REGISTRABLE = {"ma-model": "model.mat"}
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--model", help="model name(s), comma-separated")
-    g.add_argument("--all", action="store_true", help="weights of every zoo model")
+    g.add_argument("--model", help="model name(s), comma-separated: their weights")
+    g.add_argument("--metrics", help="metric(s), comma-separated: their parameter files (e.g. lpips_vgg,niqe)")
+    g.add_argument("--all", action="store_true", help="weights of every zoo model and every metric's files")
     g.add_argument("--dataset", help="set(s), comma-separated: set5, set14, b100, urban100, div2k")
+    g.add_argument("--file", help="a file you supply, registered with --as (its sha256 is recorded in results)")
+    p.add_argument("--as", dest="as_name", choices=tuple(REGISTRABLE),
+                   help="what --file is: ma-model = model.mat of Ma et al. (chaoma99/sr-metric)")
     p.add_argument("--data-root", help="where sets go (default $SRBENCH_DATA or $SRBENCH_HOME/datasets)")
 
 
@@ -34,6 +43,15 @@ def fetch_model(name: str) -> list[Path]:
         log.info("%s %s: %s", card.name, key, path)
         paths.append(path)
     return paths
+
+
+def fetch_metric(name: str) -> dict:
+    from ..metrics import build_metric, get_metric
+
+    files = build_metric(get_metric(name).name).assets()  # resolves (downloads) every file it uses
+    for f, sha in files.items():
+        log.info("%s: %s (sha256 %s)", name, f, sha[:12])
+    return files
 
 
 def fetch_dataset(name: str, root: Path) -> Path:
@@ -60,20 +78,38 @@ def fetch_dataset(name: str, root: Path) -> Path:
     return hr_dir
 
 
+def register(path: str, as_name: str | None) -> None:
+    from ..assets import register_file
+    from ..metrics.ma import load_ma_model
+
+    if as_name is None:
+        raise SrbenchError("--file needs --as (what the file is): " + ", ".join(REGISTRABLE))
+    load_ma_model(path)  # refuse a file that is not the model
+    info = register_file(Path(path), as_name, REGISTRABLE[as_name])
+    log.info("%s registered: %s (sha256 %s); ma and pi now use it", as_name, path, info["sha256"])
+
+
 def run(args) -> int:
-    from ..assets import offline
     from ..datasets import default_root
+    from ..metrics import METRICS
     from ..models import list_models
     from ._common import split_list
 
-    if offline():
-        log.info("SRBENCH_OFFLINE is set: only the cache and SRBENCH_MIRROR are searched")
+    if args.as_name and not args.file:
+        raise SrbenchError("--as goes with --file")
+    if args.file:
+        register(args.file, args.as_name)
+        return 0
     if args.dataset:
         root = Path(args.data_root) if args.data_root else default_root()
-        for name in split_list(args.dataset):
+        for name in split_list(args.dataset, "--dataset"):
             fetch_dataset(name, root)
         return 0
-    names = list_models() if args.all else split_list(args.model)
-    for name in names:
-        fetch_model(name)
+    if args.metrics or args.all:
+        names = split_list(args.metrics, "--metrics") if args.metrics else [m for m in METRICS.names() if m not in ("ma", "pi")]
+        for name in names:
+            fetch_metric(name)
+    if args.model or args.all:
+        for name in (list_models() if args.all else split_list(args.model, "--model")):
+            fetch_model(name)
     return 0

@@ -44,14 +44,22 @@ MA_MODEL_ENV = "SRBENCH_MA_MODEL_SHA256"
 _MA_MODEL_NAME = "Ma et al. (NRQM) regression-forest model"
 
 
+MA_MODEL_NAME = "ma-model"  # `srbench fetch --file model.mat --as ma-model`
+
+
 def ma_model_asset() -> Asset:
-    """The model asset, or :class:`AssetMissingError` when no sha256 is pinned for it."""
+    """The model asset: pinned by the user (``srbench fetch --file model.mat --as ma-model``, or
+    ``SRBENCH_MA_MODEL_SHA256`` with the file in a mirror); :class:`AssetMissingError` otherwise."""
+    from ..assets import registered
+
     sha256 = MA_MODEL_SHA256 or os.environ.get(MA_MODEL_ENV, "").strip().lower()
+    if not sha256 and registered(MA_MODEL_NAME):
+        sha256 = registered(MA_MODEL_NAME)["sha256"]
     if not sha256:
         raise AssetMissingError(
             f"{_MA_MODEL_NAME}: file 'model.mat' is not available and srbench pins no sha256 for it; "
-            f"download {MA_MODEL_URL}, set {MA_MODEL_ENV} to its sha256 and put it in a directory "
-            "named by SRBENCH_MIRROR"
+            f"download {MA_MODEL_URL} and run 'srbench fetch --file model.mat --as {MA_MODEL_NAME}' "
+            f"(or set {MA_MODEL_ENV} to its sha256 and put it in a directory named by SRBENCH_MIRROR)"
         )
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
         raise SrbenchError(f"{MA_MODEL_ENV} must be a 64-digit hex sha256, got '{sha256}'")
@@ -364,10 +372,10 @@ def forest_predict(feat: np.ndarray, forest: tuple) -> float:
 
 def load_ma_model(path) -> tuple[np.ndarray, list[tuple]]:
     """(linear weights (4,), [3 forests of (ldau, rdau, threshold, pred, attribute)]) from model.mat."""
-    from scipy.io import loadmat
+    from ..io import read_mat
 
     try:
-        model = loadmat(path)["model"]
+        model = read_mat(path, _MA_MODEL_NAME)["model"]
         linear = np.asarray(model["linear"][0, 0], dtype=np.float64).ravel()
         forests = []
         for i in range(3):

@@ -93,24 +93,9 @@ def convert_mat(mat: dict, what: str = "FSRCNN model") -> dict[str, np.ndarray]:
     return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in state.items()}
 
 
-def read_mat(path, what: str) -> dict:
-    import zlib
-
-    import scipy.io
-    from scipy.io.matlab import MatReadError
-
-    try:
-        return scipy.io.loadmat(str(path))
-    # What scipy raises for truncated or damaged files (compressed variables: zlib.error).
-    except (OSError, ValueError, TypeError, EOFError, IndexError, KeyError, NotImplementedError, zlib.error,
-            MatReadError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SrbenchError(f"{what}: {path} is not a readable MATLAB .mat file ({first}); "
-                           "delete it and fetch it again") from None
-
-
 def build(card, scale: int, pretrained: bool = True) -> nn.Module:
     """FSRCNN with the card's ``arch`` (d, s, m) at ``scale``."""
+    from ..io import read_mat
     from . import load_state_dict_strict, resolve_weights
 
     model = FSRCNN(scale, **card.arch)
@@ -127,4 +112,4 @@ def build(card, scale: int, pretrained: bool = True) -> nn.Module:
     return model
 
 
-__all__ = ["FSRCNN", "build", "convert_mat", "deconv_padding", "read_mat"]
+__all__ = ["FSRCNN", "build", "convert_mat", "deconv_padding"]
