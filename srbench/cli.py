@@ -17,6 +17,7 @@ from .errors import SrbenchError
 COMMANDS = {
     "run": "evaluate models on benchmark sets",
     "score": "score a folder of precomputed SR images",
+    "sweep": "run a plan file (models x sets x scales x protocols) as one resumable job",
     "list": "list models, datasets, metrics or protocols",
     "fetch": "download and verify weights or datasets (cache under SRBENCH_HOME)",
     "profile": "parameters and Mult-Adds of a model under a named convention",

@@ -110,7 +110,8 @@ class ProcessExecutor:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def make_executor(kind: str = "local", workers: int | None = None, ray_address: str | None = None):
+def make_executor(kind: str = "local", workers: int | None = None, ray_address: str | None = None,
+                  ship_images: bool = False):
     if kind == "local" or (kind == "process" and workers == 1):
         return LocalExecutor()
     if kind == "process":
@@ -118,5 +119,5 @@ def make_executor(kind: str = "local", workers: int | None = None, ray_address: 
     if kind == "ray":
         from .ray_executor import RayExecutor
 
-        return RayExecutor(address=ray_address, workers=workers)
+        return RayExecutor(address=ray_address, workers=workers, ship_images=ship_images)
     raise SrbenchError(f"unknown executor '{kind}'; use local, process or ray")

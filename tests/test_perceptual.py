@@ -457,3 +457,51 @@ def test_missing_pinned_ma_model_names_its_destination(tmp_path, monkeypatch):
     monkeypatch.setenv(srb_ma.MA_MODEL_ENV, "not-a-hash")
     with pytest.raises(SrbenchError, match="64-digit"):
         srb_ma.ma_model_asset()
+
+
+# ---------------------------------------------------------------------------------------------
+# TPSR's own perceptual protocol (supplement: LPIPS v0.1 VGG on unshaved images; NIQE/PI of PIRM-2018)
+
+
+def test_tpsr_paper_lpips_is_the_official_vgg_lpips_on_unshaved_images(datasets_root, tmp_path, capsys):
+    import json
+
+    from srbench.cli import main
+    from srbench.io import modcrop, read_image
+
+    ckpt = _vgg_ckpt()
+    assert main(["run", "--model", "tpsr-d2", "--set", "set5", "--protocol", "paper", "--metrics", "lpips",
+                 "--data-root", str(datasets_root), "--out", str(tmp_path), "--save-images", "--format", "json",
+                 "--workers", "1"]) == 0
+    doc = json.loads(capsys.readouterr().out)["results"][0]
+    assert doc["protocol"]["lpips_net"] == "vgg" and doc["protocol"]["lpips_shave"] == 0
+    (folder,) = (tmp_path / "images").iterdir()
+    ref = _official_lpips("vgg", ckpt)
+    import lpips
+    import torch
+
+    for image in doc["images"]:
+        stem = image["name"].rsplit(".", 1)[0]
+        sr, _ = read_image(folder / f"{stem}.png")
+        hr = modcrop(read_image(datasets_root / "Set5" / "HR" / image["name"])[0], 4)
+        with torch.no_grad():
+            official = float(ref(lpips.im2tensor(sr), lpips.im2tensor(hr)))
+        assert image["lpips"] == pytest.approx(official, abs=1e-6)
+
+
+def test_the_mission_command_is_a_perceptual_evaluation(datasets_root, tmp_path, capsys, monkeypatch):
+    import json
+
+    from srbench.cli import main
+
+    _vgg_ckpt()
+    monkeypatch.delenv(srb_ma.MA_MODEL_ENV, raising=False)
+    assert main(["run", "--model", "tpsr", "--set", "set5", "--data-root", str(datasets_root), "--out", str(tmp_path),
+                 "--format", "json", "--workers", "1"]) == 0
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)["results"][0]
+    assert doc["model"] == "tpsr-d2" and doc["protocol"]["name"] == "tpsr"
+    assert set(doc["metrics"]) == {"psnr", "ssim", "lpips", "niqe"} and "pi" in doc["metrics_unavailable"]
+    assert doc["metric_info"]["lpips"]["settings"]["net"] == "vgg"
+    assert "the card's defaults: protocol paper = tpsr" in captured.err
+    assert doc["metrics"]["psnr"] == pytest.approx(29.6008, abs=0.005)  # SPEC §2 measured value

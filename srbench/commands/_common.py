@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 import sys
-from contextlib import contextmanager
 
 from ..errors import SrbenchError
 from ..formatting import FORMATS, render
@@ -47,10 +47,13 @@ def add_execution(parser) -> None:
     parser.add_argument("--workers", type=int, help="parallel worker processes (default: the usable cores)")
     parser.add_argument("--executor", choices=("local", "process", "ray"), help="where images run "
                         "(default: process with --workers > 1, else local; ray: a Ray cluster, srbench[ray])")
-    parser.add_argument("--ray-address", help="Ray cluster address for --executor ray: auto or HOST:PORT")
+    parser.add_argument("--ray-address", help="Ray cluster address for --executor ray: auto or HOST:PORT "
+                        "(default: a local Ray cluster of --workers CPUs)")
+    parser.add_argument("--ray-ship-images", action="store_true",
+                        help="send images to Ray workers through the object store (no shared filesystem)")
 
 
-@contextmanager
+@contextlib.contextmanager
 def executor_from_args(args):
     from ..executors import make_executor, usable_cores
 
@@ -58,16 +61,19 @@ def executor_from_args(args):
     if workers < 1:
         raise SrbenchError(f"--workers must be at least 1, got {workers}")
     kind = args.executor or ("process" if workers > 1 else "local")
-    if args.ray_address and kind != "ray":
-        raise SrbenchError("--ray-address goes with --executor ray")
-    executor = make_executor(kind, workers=workers, ray_address=args.ray_address)
-    try:
-        yield executor
-    finally:
-        executor.close()
+    if (args.ray_address or args.ray_ship_images) and kind != "ray":
+        raise SrbenchError("--ray-address and --ray-ship-images go with --executor ray")
+    # Ray's driver thread prints cluster messages (e.g. a worker that died) to stdout: keep stdout for
+    # srbench's own output while the executor lives.
+    with contextlib.redirect_stdout(sys.stderr) if kind == "ray" else contextlib.nullcontext():
+        executor = make_executor(kind, workers=workers, ray_address=args.ray_address, ship_images=args.ray_ship_images)
+        try:
+            yield executor
+        finally:
+            executor.close()
 
 
-@contextmanager
+@contextlib.contextmanager
 def progress_bar(total: int, unit: str):
     """One bar on stderr for the whole command (tqdm honours TQDM_DISABLE)."""
     from tqdm import tqdm

@@ -57,9 +57,12 @@ def make_plans(args) -> list:
             raise SrbenchError(f"model '{model}': pass --scale")
         protocol = args.protocol or (card.default_protocol if card is not None else None)
         if card is not None and (args.protocol is None or metrics is None) and (card.default_protocol or card.default_metrics):
-            log.info("%s: card defaults%s%s", card.name,
-                     f", protocol {protocol}" if args.protocol is None and card.default_protocol else "",
-                     f", metrics {','.join(card.default_metrics)}" if metrics is None and card.default_metrics else "")
+            from ..engine import resolve_protocol
+
+            p = resolve_protocol(protocol, card)
+            log.info("%s: the card's defaults:%s%s", card.name,
+                     f" protocol {protocol} = {p.name} ({p.description})" if args.protocol is None and card.default_protocol else "",
+                     f"; metrics {','.join(card.default_metrics)}" if metrics is None and card.default_metrics else "")
         for scale in model_scales:
             source = first if len(model_scales) == 1 else resolve_source(model, scale, args.label, args.io)
             for ds in sets:
