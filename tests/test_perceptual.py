@@ -248,7 +248,7 @@ def test_niqe_input_follows_protocol(calib):
 
 
 @pytest.fixture(scope="module")
-def pyiqa_env(tmp_path_factory):
+def pyiqa_env(tmp_path_factory, shared):
     """pyiqa imported with its NIQE file pre-seeded in a private TORCH_HOME (never downloads)."""
     pytest.importorskip("pyiqa", reason="pyiqa (optional extra srbench[pyiqa]) is not installed")
     params = resolve(srb_niqe.NIQE_PARAMS)
