@@ -86,6 +86,7 @@ class ProcessExecutor:
 
         from concurrent.futures.process import BrokenProcessPool
 
+        _check_picklable(plan)
         pending = set()
         todo = iter(shards)
         try:
@@ -108,6 +109,16 @@ class ProcessExecutor:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _check_picklable(plan) -> None:
+    import pickle
+
+    try:
+        pickle.dumps(plan)
+    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+        raise SrbenchError(f"model '{plan.label}' cannot be sent to worker processes ({exc}); define it at module "
+                           "level or use workers=1 (--workers 1)") from None
 
 
 def make_executor(kind: str = "local", workers: int | None = None, ray_address: str | None = None,

@@ -92,6 +92,9 @@ class RayExecutor:
         ray = self.ray
         ref = self._plan_refs.get(plan.run_id)
         if ref is None:
+            from .executors import _check_picklable
+
+            _check_picklable(plan)
             ref = self._plan_refs[plan.run_id] = ray.put(plan)
         options = {"num_cpus": 1, "num_gpus": 1 if plan.device.startswith("cuda") else 0}
         pending = [self._remote.options(**options).remote(ref, shard, self._files(plan, shard)) for shard in shards]

@@ -185,3 +185,13 @@ def test_sweep_plan_errors_are_one_line(capsys, tmp_path):
     plan.write_text('out = "r"\n[[runs]]\nmodels = ["bicubic"]\nsets = ["demo"]\nscale = [2]\n')
     assert main(["sweep", str(plan)]) == 2
     assert "unknown key 'scale'" in capsys.readouterr().err
+
+
+def test_a_model_that_cannot_go_to_workers_is_a_clear_error():
+    import numpy as np
+
+    import srbench
+    from srbench.errors import SrbenchError
+
+    with pytest.raises(SrbenchError, match="cannot be sent to worker processes.*workers=1"):
+        srbench.evaluate(lambda lr: np.repeat(np.repeat(lr, 2, 0), 2, 1), "demo", 2, workers=2)
