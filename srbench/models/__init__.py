@@ -42,6 +42,7 @@ class ModelCard:
     published: tuple = ()  # dicts: dataset, scale, psnr, ssim?, protocol, kind (paper|measured), source
     complexity: dict = field(default_factory=dict)  # published params / mult-adds
     same_size: bool = False  # output has the input's size (IMDN-AS, RealSR)
+    arch_only_scales: tuple[int, ...] = ()  # scales with no released weights: profiled, never evaluated
     notes: str = ""
     card_file: str = ""
 
@@ -55,12 +56,22 @@ class ModelCard:
                 return row
         return None
 
-    def check_scale(self, scale: int) -> None:
-        if scale not in self.scales:
-            raise SrbenchError(
-                f"model '{self.name}' does not support x{scale} (released for "
-                + ", ".join(f"x{s}" for s in self.scales) + ")"
-            )
+    def check_scale(self, scale: int, arch_only_ok: bool = False) -> None:
+        """Raise unless ``scale`` has released weights (or, with ``arch_only_ok``, is architecture-only)."""
+        if scale in self.scales or (arch_only_ok and scale in self.arch_only_scales):
+            return
+        if scale in self.arch_only_scales:
+            raise SrbenchError(f"model '{self.name}' x{scale} is architecture-only (no released weights): "
+                               f"'srbench profile' counts it, it cannot be evaluated")
+        raise SrbenchError(
+            f"model '{self.name}' does not support x{scale} (released for "
+            + ", ".join(f"x{s}" for s in self.scales) + ")"
+        )
+
+    @property
+    def profile_scales(self) -> tuple[int, ...]:
+        """Every scale whose architecture can be built: the released ones, then the architecture-only ones."""
+        return self.scales + tuple(s for s in self.arch_only_scales if s not in self.scales)
 
     def to_dict(self) -> dict:
         return {
@@ -68,6 +79,7 @@ class ModelCard:
             "colour": self.colour, "input_range": self.input_range, "colour_pipeline": self.colour_pipeline,
             "paper": self.paper, "repo": self.repo, "commit": self.commit, "license": self.license,
             "paper_protocol": self.paper_protocol, "aliases": list(self.aliases),
+            "arch_only_scales": list(self.arch_only_scales),
             "weights": {k: a.to_dict() for k, a in self.weights.items()},
             "published": list(self.published), "complexity": self.complexity, "notes": self.notes,
         }
@@ -110,6 +122,7 @@ def _card_from_toml(name: str, d: dict, card_file: str) -> ModelCard:
         published=tuple(d.get("published", ())),
         complexity=d.get("complexity", {}),
         same_size=d.get("same_size", False),
+        arch_only_scales=tuple(d.get("arch_only_scales", ())),
         notes=d.get("notes", "").strip(),
         card_file=card_file,
     )
