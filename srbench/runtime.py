@@ -19,7 +19,8 @@ measured in a separate, untimed forward per image (the largest is kept): glibc's
 returned to the system first (``malloc_trim(0)``), the kernel's peak-RSS mark is reset
 (``echo 5 > /proc/self/clear_refs``, Linux 4.0+), and the increase is ``VmHWM`` after the forward
 minus ``VmRSS`` before it, both from ``/proc/self/status``: the kernel tracks the peak, so no
-sampling can miss it. Where that interface does not exist the figure is reported as unavailable.
+sampling can miss it (its counters are batched per CPU, so the figure is exact to a few hundred KiB).
+Where that interface does not exist the figure is reported as unavailable.
 
 Every result records the device name, thread count, torch/CUDA/cuDNN versions, ``cudnn.benchmark``
 and the TF32 flags. :func:`time_forward` times one LR tensor (for the evaluation engine);

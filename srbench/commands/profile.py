@@ -214,6 +214,12 @@ def run(args) -> int:
         raise SrbenchError("--threads must be 1 or more")
     if (args.input or args.dataset) and not (args.runtime or args.memory):
         raise SrbenchError("--input/--set choose the images to time: add --runtime or --memory")
+    if args.runtime or args.memory:
+        from ..inference import resolve_device
+
+        args.device = str(resolve_device(args.device))
+        if args.input:
+            _parse_size(args.input)
     plan = []
     for card in cards:  # validate everything before counting anything
         for s in scales or card.profile_scales:
