@@ -155,6 +155,7 @@ def test_architecture_only_scale_is_profiled(capsys):
     assert doc["params"] == 60_761 + 24 and doc["output"] == "512x512"
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # fvcore's import of torch.jit
 @pytest.mark.skipif(importlib.util.find_spec("fvcore") is None, reason="fvcore is not installed (srbench[fvcore])")
 @pytest.mark.parametrize("name,scale", [("imdn-rtc", 2), ("tpsr-nogan", 4), ("fsrcnn", 4)])
 def test_ntire2024_flops_are_fvcores_own_total(name, scale):
@@ -190,6 +191,16 @@ def _published_cards():
     return [pytest.param(n, id=n) for n in list_models() if "ntire2022" in (get_card(n).complexity or {})]
 
 
+# Rows whose FLOPs the challenge's released script does not give on the released model code.
+FLOPS_NOT_FROM_THE_SCRIPT = {
+    # team18_bsrn.py applies its pointwise nn.Linear layers to (B, H, W, C) tensors, which
+    # model_summary.py's Linear hook charges B*H*H each: the script prints 2.02 G for it (checked by the
+    # independent hooks above), the report 9.50 G (the proper multiply-accumulates are 9.43 G, fvcore
+    # 9.45 G); params, activations and #conv do match the report.
+    "bsrn-s": "the report's FLOPs (9.50 G) are not model_summary.py's count of team18_bsrn.py (2.02 G)",
+}
+
+
 @pytest.mark.parametrize("name", _published_cards() or [pytest.param(None, marks=pytest.mark.skip(
     reason="no card publishes an NTIRE 2022 row ([models.X.complexity.ntire2022])"))])
 def test_ntire2022_reproduces_the_challenge_reports_rows(name):
@@ -198,6 +209,7 @@ def test_ntire2022_reproduces_the_challenge_reports_rows(name):
     doc = profile(card, 4, "ntire2022")
     # The report prints params in M (3 decimals), FLOPs in G and activations in M (2 decimals).
     assert math.isclose(round(doc["params"] / 1e6, 3), pub["params"])
-    assert math.isclose(round(doc["flops_g"], 2), pub["flops_g"])
     assert math.isclose(round(doc["activations_m"], 2), pub["activations_m"])
     assert doc["convs"] == pub["conv"]
+    if name not in FLOPS_NOT_FROM_THE_SCRIPT:
+        assert math.isclose(round(doc["flops_g"], 2), pub["flops_g"])
