@@ -154,3 +154,17 @@ def test_single_conv_rules():
     assert count_mults_adds_at(Mixed(), 5, 6, channels=8)[:2] == (8 * 30, 0)
     lin = nn.Linear(10, 3)
     assert count_mults_adds_at(nn.Sequential(nn.Flatten(), lin), 1, 10, channels=1)[:2] == (30, 9 * 3 + 3)
+
+
+def test_profile_mults_adds_on_zoo_models():
+    from srbench.complexity import profile
+    from srbench.models import get_card
+
+    # FSRCNN: every conv has a bias and there is no fixed conv, so mults = adds = srbench's Mult-Adds.
+    doc = profile(get_card("fsrcnn"), 3, "hr720", mults_adds=True)
+    assert doc["mults"] == doc["adds"] == doc["macs"]
+    # TPSR: the two fixed MeanShift 1x1 convs (3x3 weights) are multiplications too, on the LR input
+    # (320x180) and on the HR output (1280x720).
+    doc = profile(get_card("tpsr-nogan"), 4, "hr720", mults_adds=True)
+    assert doc["mults"] - doc["macs"] == 9 * (320 * 180 + 1280 * 720)
+    assert doc["weight_bytes"] == {"fp32": 4 * 61_097, "fp16": 2 * 61_097, "int8": 61_097}
