@@ -20,11 +20,13 @@ COMMANDS = {
     "sweep": "run a plan file (models x sets x scales x protocols) as one resumable job",
     "list": "list models, datasets, metrics or protocols",
     "fetch": "download and verify weights or datasets (cache under SRBENCH_HOME)",
-    "profile": "parameters and Mult-Adds of a model under a named convention",
+    "profile": "parameters and Mult-Adds (or NTIRE figures), runtime and memory of a model under a named convention",
     "leaderboard": "regenerate the markdown leaderboards from results",
     "check": "compare results with a baseline (CI regression gate, exit 1 on drift)",
     "baseline": "write a baseline file from results",
     "compare-visual": "one PNG grid of the same crop across models",
+    "tradeoff": "Mult-Adds and params saved per 0.01 dB of PSNR loss against a reference model (from results)",
+    "pareto": "which models are Pareto-dominated in (PSNR/SSIM, Mult-Adds, params) per set and scale (from results)",
 }
 
 

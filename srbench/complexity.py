@@ -22,6 +22,7 @@ features, once per image whatever its size.
 
 from __future__ import annotations
 
+import copy
 import math
 from fractions import Fraction
 
@@ -38,7 +39,12 @@ CONVENTIONS = {
     "hr720": "input sized so that the HR output is 1280x720 (LR 1280/s x 720/s, fractional at x3); "
              "same-size models: the 1280x720 image itself",
     "lr480": "480x480 LR input (NAS papers); equals hr720 at x2 only",
+    "ntire2022": "NTIRE 2022 efficient-SR challenge: 1x3x256x256 LR input; FLOPs, #activations and #conv from "
+                 "the challenge's forward hooks (utils/model_summary.py), every parameter",
+    "ntire2024": "NTIRE 2024 efficient-SR challenge: as ntire2022, FLOPs from fvcore FlopCountAnalysis",
 }
+NTIRE_CONVENTIONS = ("ntire2022", "ntire2024")
+BYTES_PER_WEIGHT = {"fp32": 4, "fp16": 2, "int8": 1}  # int8: quantisation scales/zero-points not included
 
 MACS_RULE = ("learnable conv/depthwise/grouped conv weights only, k*k*Cin/groups*Cout per output pixel; "
              "transposed conv per HR output pixel; bias, activations, adds, concat, pixel shuffle, "
@@ -58,6 +64,16 @@ def _counted(module: torch.nn.Module) -> list[torch.nn.Parameter]:
     params = list(module.parameters())  # shared parameters (CARN-M) appear once
     trainable = [p for p in params if p.requires_grad]
     return trainable if trainable else params
+
+
+def meta_copy(module: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``module`` on the ``meta`` device (shapes, no data, nothing cloned): for counts that
+    depend on shapes only."""
+    memo = {}
+    for t in list(module.parameters()) + list(module.buffers()):
+        meta = t.to("meta")
+        memo[id(t)] = nn.Parameter(meta, requires_grad=t.requires_grad) if isinstance(t, nn.Parameter) else meta
+    return copy.deepcopy(module, memo)
 
 
 def count_params(module: torch.nn.Module) -> int:
@@ -126,6 +142,27 @@ def _used_params(module, ran) -> int:
     return sum(p.numel() for p in used.values())
 
 
+def fit_at_size(count_fn, height, width, probe: int = _PROBE) -> tuple[tuple[int, ...], bool, dict]:
+    """Evaluate integer counts ``count_fn(h, w) -> (c0, c1, ...)`` at ``height x width`` (may be fractional).
+
+    Each count is taken at probes (p|2p) x (p|2p) and fitted exactly as a*h*w + b*h + c*w + d.
+    Returns (the counts at the size, per_pixel: True when b = c = d = 0 for all, the probe results).
+    """
+    counts = {(h, w): count_fn(h, w) for h in (probe, 2 * probe) for w in (probe, 2 * probe)}
+    h0, w0, h1, w1 = probe, probe, 2 * probe, 2 * probe
+    H, W = Fraction(height), Fraction(width)
+    out, per_pixel = [], True
+    for i in range(len(counts[(h0, w0)])):
+        f00, f10, f01, f11 = (counts[k][i] for k in ((h0, w0), (h1, w0), (h0, w1), (h1, w1)))
+        a = Fraction(f11 - f10 - f01 + f00, (h1 - h0) * (w1 - w0))
+        b = Fraction(f10 - f00, h1 - h0) - a * w0
+        c = Fraction(f01 - f00, w1 - w0) - a * h0
+        d = f00 - a * h0 * w0 - b * h0 - c * w0
+        per_pixel &= b == c == d == 0
+        out.append(round(a * H * W + b * H + c * W + d))
+    return tuple(out), per_pixel, counts
+
+
 def count_ops(module: torch.nn.Module, height, width, channels: int = 3, dtype: torch.dtype = torch.float32,
               probe: int = _PROBE) -> dict:
     """MACs and true FLOPs for an input of ``height x width`` (may be fractional, e.g. Fraction(1280, 3)).
@@ -133,35 +170,39 @@ def count_ops(module: torch.nn.Module, height, width, channels: int = 3, dtype: 
     Counted at probes (p|2p) x (p|2p) and fitted exactly as a*h*w + b*h + c*w + d per quantity.
     ``per_pixel`` is True when b = c = d = 0 (every op scales with the pixel count).
     """
-    counts = {(h, w): _count(module, h, w, channels, dtype) for h in (probe, 2 * probe) for w in (probe, 2 * probe)}
-    h0, w0, h1, w1 = probe, probe, 2 * probe, 2 * probe
-    H, W = Fraction(height), Fraction(width)
-    out, per_pixel = {}, True
-    for i, key in enumerate(("macs", "flops_true")):
-        f00, f10, f01, f11 = (counts[k][i] for k in ((h0, w0), (h1, w0), (h0, w1), (h1, w1)))
-        a = Fraction(f11 - f10 - f01 + f00, (h1 - h0) * (w1 - w0))
-        b = Fraction(f10 - f00, h1 - h0) - a * w0
-        c = Fraction(f01 - f00, w1 - w0) - a * h0
-        d = f00 - a * h0 * w0 - b * h0 - c * w0
-        per_pixel &= b == c == d == 0
-        out[key] = round(a * H * W + b * H + c * W + d)
-    out_shape = counts[(h0, w0)][2]
-    out["out_per_in"] = (Fraction(out_shape[-2], h0), Fraction(out_shape[-1], w0))
-    out["per_pixel"] = per_pixel
-    out["params_used"] = counts[(h0, w0)][3]
-    return out
+    full = {}
+
+    def macs_flops(h, w):
+        full[(h, w)] = _count(module, h, w, channels, dtype)
+        return full[(h, w)][:2]
+
+    (macs, flops_true), per_pixel, _ = fit_at_size(macs_flops, height, width, probe)
+    out_shape = full[(probe, probe)][2]
+    return {
+        "macs": macs,
+        "flops_true": flops_true,
+        "out_per_in": (Fraction(out_shape[-2], probe), Fraction(out_shape[-1], probe)),
+        "per_pixel": per_pixel,
+        "params_used": full[(probe, probe)][3],
+    }
 
 
 def _fmt_len(v: Fraction) -> str:
     return str(v.numerator) if v.denominator == 1 else f"{float(v):.2f}"
 
 
+def weight_bytes(params: int) -> dict:
+    """Bytes the weights take at each storage precision (fp32, fp16, int8)."""
+    return {k: params * v for k, v in BYTES_PER_WEIGHT.items()}
+
+
 def build_for_counting(card, scale: int) -> torch.nn.Module:
     """The randomly initialised module of ``card`` at ``scale``, straight from its builder (so
-    ``requires_grad`` is as the port set it); never touches weights or the network."""
+    ``requires_grad`` is as the port set it); never touches weights or the network. Architecture-only
+    scales (no released weights) are accepted."""
     from .registry import import_object
 
-    card.check_scale(scale)
+    card.check_scale(scale, arch_only_ok=True)
     model = import_object(card.builder, f"model '{card.name}' builder")(card, scale, pretrained=False)
     return model.eval()
 
@@ -189,22 +230,96 @@ def _published(card, scale: int, convention: str) -> tuple:
     return pick(c.get("params")), pick(c.get("params_paper")), macs, macs_paper
 
 
-def profile(card, scale: int, convention: str = "hr720") -> dict:
-    """Parameters, Mult-Adds (convention ``hr720`` or ``lr480``) and true FLOPs of ``card`` at ``scale``,
-    with the published figures from ``card.complexity`` beside them. JSON-serialisable."""
+def profile(card, scale: int, convention: str = "hr720", mults_adds: bool = False) -> dict:
+    """Parameters, Mult-Adds and true FLOPs (conventions ``hr720``, ``lr480``) or the NTIRE challenge
+    figures (``ntire2022``, ``ntire2024``) of ``card`` at ``scale``, with the published figures from
+    ``card.complexity`` beside them, and weight bytes per precision. ``mults_adds`` adds
+    multiplications and additions counted separately (srbench/mults_adds.py) at the same input.
+    JSON-serialisable."""
     if convention not in CONVENTIONS:
-        raise SrbenchError(f"unknown convention '{convention}': use " + " or ".join(CONVENTIONS))
+        raise SrbenchError(f"unknown convention '{convention}': use " + ", ".join(CONVENTIONS))
     model = build_for_counting(card, scale)
-    channels = 1 if card.colour == "y" else 3
+    if convention in NTIRE_CONVENTIONS:
+        doc = _profile_ntire(card, scale, convention, model)
+    else:
+        doc = _profile_macs(card, scale, convention, model)
+    doc["weight_bytes"] = weight_bytes(doc["params"])
+    if scale in card.arch_only_scales and scale not in card.scales:
+        doc["notes"] = "; ".join(filter(None, [doc["notes"], f"x{scale} is architecture-only (no released weights)"]))
+    if mults_adds:
+        from .mults_adds import RULE, count_mults_adds
+
+        ops = count_mults_adds(model, *input_size(card, scale, convention), doc["input_channels"], _dtype(model))
+        doc.update(mults=ops["mults"], adds=ops["adds"], mults_g=ops["mults"] / 1e9, adds_g=ops["adds"] / 1e9,
+                   mults_adds_rule=RULE)
+        if ops["unsplit_ops"]:
+            doc["notes"] = "; ".join(filter(None, [doc["notes"], "not split into mults/adds: " + ", ".join(ops["unsplit_ops"])]))
+    return doc
+
+
+def input_size(card, scale: int, convention: str) -> tuple[Fraction, Fraction]:
+    """(height, width) of the model input under ``convention`` (fractional for hr720 at x3)."""
+    if convention in NTIRE_CONVENTIONS:
+        from .ntire_counting import NTIRE_INPUT
+
+        return Fraction(NTIRE_INPUT[0]), Fraction(NTIRE_INPUT[1])
     if card.same_size:
         # The model restores an image at its own size: at 720p its input *is* the 1280x720 image.
-        h, w = (Fraction(v) for v in (HR720 if convention == "hr720" else LR480))
-    elif convention == "hr720":
-        h, w = Fraction(HR720[0], scale), Fraction(HR720[1], scale)
-    else:
-        h, w = (Fraction(v) for v in LR480)
-    dtype = torch.float64 if getattr(model, "wants_float64", False) else torch.float32
-    ops = count_ops(model, h, w, channels, dtype)
+        return tuple(Fraction(v) for v in (HR720 if convention == "hr720" else LR480))
+    if convention == "hr720":
+        return Fraction(HR720[0], scale), Fraction(HR720[1], scale)
+    return Fraction(LR480[0]), Fraction(LR480[1])
+
+
+def _dtype(model) -> torch.dtype:
+    return torch.float64 if getattr(model, "wants_float64", False) else torch.float32
+
+
+def _profile_ntire(card, scale: int, convention: str, model) -> dict:
+    from .ntire_counting import (ACTIVATIONS_RULE, FLOPS_RULE_2022, FLOPS_RULE_2024, NTIRE_INPUT, PARAMS_RULE,
+                                 fvcore_flops, ntire2022_counts, ntire_input)
+
+    channels = 1 if card.colour == "y" else 3
+    x = ntire_input(model, channels)
+    counts = ntire2022_counts(model, x)
+    notes = list(counts["notes"])
+    if channels == 1:
+        notes.append("Y-only model: the 256x256 input has 1 channel")
+    flops, rule = counts["flops"], FLOPS_RULE_2022
+    if convention == "ntire2024":
+        flops, skipped = fvcore_flops(model, x)
+        rule = FLOPS_RULE_2024
+        if skipped:
+            notes.append("fvcore skipped (0 FLOPs): " + ", ".join(f"{op} x{n}" for op, n in sorted(skipped.items())))
+    h, w = NTIRE_INPUT
+    out = counts["output_shape"]
+    return {
+        "model": card.name,
+        "scale": scale,
+        "convention": convention,
+        "convention_description": CONVENTIONS[convention],
+        "input": f"{w}x{h}",
+        "input_pixels": h * w,
+        "input_channels": channels,
+        "output": f"{out[-1]}x{out[-2]}",
+        "params": counts["params"],
+        "params_rule": PARAMS_RULE,
+        "flops": flops,
+        "flops_g": flops / 1e9,
+        "flops_rule": rule,
+        "activations": counts["activations"],
+        "activations_m": counts["activations"] / 1e6,
+        "activations_rule": ACTIVATIONS_RULE,
+        "convs": counts["convs"],
+        "published": (card.complexity or {}).get(convention),
+        "notes": "; ".join(notes),
+    }
+
+
+def _profile_macs(card, scale: int, convention: str, model) -> dict:
+    channels = 1 if card.colour == "y" else 3
+    h, w = input_size(card, scale, convention)
+    ops = count_ops(model, h, w, channels, _dtype(model))
     ry, rx = ops["out_per_in"]
     expected = (1, 1) if card.same_size else (scale, scale)
     if (ry, rx) != expected:
@@ -252,8 +367,6 @@ def profile_module(module: torch.nn.Module, scale: int, io, convention: str = "h
     """Params and Mult-Adds of a user's torch module (``io``: its I/O convention) under ``convention``."""
     if convention not in CONVENTIONS:
         raise SrbenchError(f"unknown convention '{convention}': use " + " or ".join(CONVENTIONS))
-    import copy
-
     model = copy.deepcopy(module).eval().cpu().float()
     channels = 1 if io.colour == "y" else 3
     if io.same_size:
@@ -268,4 +381,5 @@ def profile_module(module: torch.nn.Module, scale: int, io, convention: str = "h
             "macs_rule": MACS_RULE}
 
 
-__all__ = ["CONVENTIONS", "count_params", "count_weights", "count_at", "count_ops", "build_for_counting", "profile", "profile_module"]
+__all__ = ["CONVENTIONS", "NTIRE_CONVENTIONS", "count_params", "count_weights", "count_at", "count_ops", "fit_at_size",
+           "meta_copy", "weight_bytes", "build_for_counting", "input_size", "profile", "profile_module"]

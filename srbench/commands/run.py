@@ -48,7 +48,7 @@ def make_plans(args) -> list:
         from pathlib import Path
 
         images_dir = Path(args.out) / "images"
-    plans = []
+    plans, notes = [], []
     for model in models:
         first = resolve_source(model, scales[0] if scales else None, args.label, args.io)
         card = first.card
@@ -60,9 +60,9 @@ def make_plans(args) -> list:
             from ..engine import resolve_protocol
 
             p = resolve_protocol(protocol, card)
-            log.info("%s: the card's defaults:%s%s", card.name,
-                     f" protocol {protocol} = {p.name} ({p.description})" if args.protocol is None and card.default_protocol else "",
-                     f"; metrics {','.join(card.default_metrics)}" if metrics is None and card.default_metrics else "")
+            notes.append(f"{card.name}: the card's defaults:"
+                         + (f" protocol {protocol} = {p.name} ({p.description})" if args.protocol is None and card.default_protocol else "")
+                         + (f"; metrics {','.join(card.default_metrics)}" if metrics is None and card.default_metrics else ""))
         for scale in model_scales:
             source = first if len(model_scales) == 1 else resolve_source(model, scale, args.label, args.io)
             for ds in sets:
@@ -70,6 +70,8 @@ def make_plans(args) -> list:
                                        device=args.device, precision=args.precision, tile=args.tile,
                                        tile_overlap=args.tile_overlap, limit=limit, source=source,
                                        lr_cache_dir=lr_cache_dir(), images_dir=images_dir))
+    for note in dict.fromkeys(notes):  # said once everything is known to be valid
+        log.info("%s", note)
     return plans
 
 

@@ -9,8 +9,9 @@ clamped nor rounded (the protocol does that). Weights are always loaded with ``s
 
 from __future__ import annotations
 
+import importlib
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from ..assets import Asset
@@ -41,6 +42,7 @@ class ModelCard:
     published: tuple = ()  # dicts: dataset, scale, psnr, ssim?, protocol, kind (paper|measured), source
     complexity: dict = field(default_factory=dict)  # published params / mult-adds
     same_size: bool = False  # output has the input's size (IMDN-AS, RealSR)
+    arch_only_scales: tuple[int, ...] = ()  # scales with no released weights: profiled, never evaluated
     notes: str = ""
     default_metrics: tuple[str, ...] = ()  # what `srbench run` computes when --metrics is not given
     default_protocol: str | None = None  # what `srbench run` uses when --protocol is not given ("paper" allowed)
@@ -56,12 +58,22 @@ class ModelCard:
                 return row
         return None
 
-    def check_scale(self, scale: int) -> None:
-        if scale not in self.scales:
-            raise SrbenchError(
-                f"model '{self.name}' does not support x{scale} (released for "
-                + ", ".join(f"x{s}" for s in self.scales) + ")"
-            )
+    def check_scale(self, scale: int, arch_only_ok: bool = False) -> None:
+        """Raise unless ``scale`` has released weights (or, with ``arch_only_ok``, is architecture-only)."""
+        if scale in self.scales or (arch_only_ok and scale in self.arch_only_scales):
+            return
+        if scale in self.arch_only_scales:
+            raise SrbenchError(f"model '{self.name}' x{scale} is architecture-only (no released weights): "
+                               f"'srbench profile' counts it, it cannot be evaluated")
+        raise SrbenchError(
+            f"model '{self.name}' does not support x{scale} (released for "
+            + ", ".join(f"x{s}" for s in self.scales) + ")"
+        )
+
+    @property
+    def profile_scales(self) -> tuple[int, ...]:
+        """Every scale whose architecture can be built: the released ones, then the architecture-only ones."""
+        return self.scales + tuple(s for s in self.arch_only_scales if s not in self.scales)
 
     def to_dict(self) -> dict:
         return {
@@ -69,6 +81,7 @@ class ModelCard:
             "colour": self.colour, "input_range": self.input_range, "colour_pipeline": self.colour_pipeline,
             "paper": self.paper, "repo": self.repo, "commit": self.commit, "license": self.license,
             "paper_protocol": self.paper_protocol, "aliases": list(self.aliases),
+            "arch_only_scales": list(self.arch_only_scales),
             "weights": {k: a.to_dict() for k, a in self.weights.items()},
             "published": list(self.published), "complexity": self.complexity, "notes": self.notes,
             "default_metrics": list(self.default_metrics), "default_protocol": self.default_protocol,
@@ -81,7 +94,7 @@ CARD_KEYS = {
     "title": str, "family": str, "builder": str, "scales": list, "colour": str, "input_range": str,
     "colour_pipeline": str, "paper": str, "repo": str, "commit": str, "license": str, "paper_protocol": str,
     "aliases": list, "default_scale": int, "arch": dict, "weights": dict, "published": list, "complexity": dict,
-    "same_size": bool, "notes": str, "default_metrics": list, "default_protocol": str,
+    "same_size": bool, "notes": str, "default_metrics": list, "default_protocol": str, "arch_only_scales": list,
 }
 REQUIRED_CARD_KEYS = ("family", "builder", "scales")
 WEIGHT_KEYS = {"file": str, "url": str, "sha256": str, "path": str, "size": int, "license": str, "member": str,
@@ -155,6 +168,7 @@ def card_from_toml(name: str, d: dict, card_file: str) -> ModelCard:
         published=tuple(d.get("published", ())),
         complexity=d.get("complexity", {}),
         same_size=d.get("same_size", False),
+        arch_only_scales=tuple(d.get("arch_only_scales", ())),
         notes=d.get("notes", "").strip(),
         default_metrics=tuple(d.get("default_metrics", ())),
         default_protocol=d.get("default_protocol"),
@@ -222,12 +236,31 @@ def build_model(card: ModelCard, scale: int, pretrained: bool = True):
     return model
 
 
+def with_arch(card, overrides: dict):
+    """``card`` with ``arch`` keys overridden (an architecture variant, profiled without weights).
+
+    Only for builders that declare the keys they honour (``arch_parameters(card)`` in the builder's
+    module), so that an override can never be ignored silently. The variant has no published figures.
+    """
+    if not overrides:
+        return card
+    module = importlib.import_module(card.builder.split(":")[0])
+    declared = getattr(module, "arch_parameters", None)
+    if declared is None:
+        raise SrbenchError(f"model '{card.name}': its builder takes no --arch overrides (family {card.family})")
+    unknown = sorted(set(overrides) - set(declared(card)))
+    if unknown:
+        raise SrbenchError(f"model '{card.name}': unknown --arch key(s) {', '.join(unknown)} "
+                           f"(known: {', '.join(declared(card))})")
+    label = ",".join(f"{k}={v}" for k, v in overrides.items())
+    return replace(card, name=f"{card.name}[{label}]", arch={**card.arch, **overrides}, complexity={},
+                               published=())
+
+
 def create_model(name: str, scale: int | None = None, pretrained: bool = True, **arch):
     """A zoo model as a torch module (timm-style): ``create_model("imdn", 2)`` has the official x2
     weights; ``pretrained=False`` with ``arch`` overrides builds a variant with random weights, e.g.
     ``create_model("imdn", 2, pretrained=False, num_modules=4)`` for an architecture search."""
-    from dataclasses import replace
-
     card = get_card(name)
     if scale is None:
         if card.default_scale is None and len(card.scales) != 1:
@@ -237,7 +270,7 @@ def create_model(name: str, scale: int | None = None, pretrained: bool = True, *
         if pretrained:
             raise SrbenchError(f"model '{card.name}': architecture overrides ({', '.join(arch)}) have no official "
                                "weights; pass pretrained=False")
-        card = replace(card, arch={**card.arch, **arch})
+        card = with_arch(card, arch)
     return build_model(card, scale, pretrained=pretrained)
 
 

@@ -34,6 +34,10 @@ class MeanShift(nn.Module):
 
 
 class _FixedConv1x1(nn.Module):
+    # The official MeanShift's shifter is a frozen nn.Conv2d: counters that follow the official module
+    # (the NTIRE conventions, srbench/ntire_counting.py) count this one as that Conv2d.
+    official_conv2d = True
+
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor):
         super().__init__()
         self.register_buffer("weight", weight.float())

@@ -31,6 +31,10 @@ class MeanShift(nn.Module):
     """Frozen 1x1 identity conv with bias -+255 * mean (keys ``weight``, ``bias``); buffers, so never
     counted as learnable."""
 
+    # The official code's MeanShift is a frozen nn.Conv2d: counters that follow the official module
+    # (the NTIRE conventions, srbench/ntire_counting.py) count this one as that Conv2d.
+    official_conv2d = True
+
     def __init__(self, sign: float):
         super().__init__()
         self.register_buffer("weight", torch.eye(3).view(3, 3, 1, 1))
