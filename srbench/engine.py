@@ -396,13 +396,14 @@ def _stats(values: list[float]) -> dict | None:
 
 
 def _device_info(device: str) -> dict:
-    import platform
-
     import torch
 
+    from .runtime import timing_environment
+
+    env = timing_environment(torch.device(device), EVAL_THREADS)
     if device.startswith("cuda"):
-        return {"device": device, "device_name": torch.cuda.get_device_name(torch.device(device)), "threads": None}
-    return {"device": device, "device_name": platform.processor() or platform.machine(), "threads": EVAL_THREADS}
+        env["threads"] = None
+    return env
 
 
 def _complexity(plan: Plan) -> dict | None:
@@ -411,7 +412,11 @@ def _complexity(plan: Plan) -> dict | None:
 
     try:
         if plan.source.card is not None:
-            return profile(plan.source.card, plan.scale, convention="hr720")
+            doc = profile(plan.source.card, plan.scale, convention="hr720")
+            if doc["params"]:  # a network: also the NTIRE 2022 challenge's figures (256x256 LR input)
+                ntire = profile(plan.source.card, plan.scale, convention="ntire2022")
+                doc["ntire2022"] = {k: ntire[k] for k in ("params", "flops_g", "activations_m", "convs")}
+            return doc
         module = getattr(plan.source, "module", None)
         if module is not None:
             return profile_module(module, plan.scale, plan.source.io, convention="hr720")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 from .report import (Table, complexity_of, group, metric_spec, metric_title, paper_row, set_title)
+from .tradeoff import TRADEOFF_SETS, pareto_table, tradeoff_table
 
 NOTE_THRESHOLD_DB = 0.02
 MAX_SET_COLUMNS = 10
@@ -136,6 +137,79 @@ def other_precision_table(table: Table, fp32: Table | None) -> str:
     return _md(rows, headers)
 
 
+# The set whose forward times stand for a model in the efficiency table: the largest one present.
+RUNTIME_SETS = ("urban100", "b100", "div2k", "set14", "set5")
+
+
+def efficiency_table(table: Table) -> tuple[str, str]:
+    """Params, Mult-Adds (hr720), the NTIRE 2022 figures and the run's forward time per image (shown
+    only when every result of that set was timed on one named device); and a note saying so."""
+    runtime_set = next((s for s in RUNTIME_SETS if s in table.sets), None)
+    timed = [table.docs[(m, runtime_set)] for m in table.models if (m, runtime_set) in table.docs]
+    devices = {((d.get("efficiency") or {}).get("device_name"), (d.get("efficiency") or {}).get("threads")) for d in timed}
+    one_device = len(devices) == 1 and None not in next(iter(devices), (None,))
+    headers = ["Model", "Params", "Mult-Adds hr720 (G)", "NTIRE FLOPs (G)", "NTIRE Acts (M)", "NTIRE #Conv"]
+    if one_device:
+        headers.append(f"Forward ms ({set_title(runtime_set)} median)")
+    rows = []
+    for model in table.models:
+        c = complexity_of([d for (m, _), d in table.docs.items() if m == model])
+        n = c.get("ntire2022") or {}
+        row = [_model_cell(table, model), _fmt_params(c.get("params")), _fmt(c.get("macs_g"), ".2f"),
+               _fmt(n.get("flops_g"), ".2f"), _fmt(n.get("activations_m"), ".2f"), _fmt(n.get("convs"), "d")]
+        if one_device:
+            d = table.docs.get((model, runtime_set))
+            fwd = ((d or {}).get("efficiency") or {}).get("forward_ms") or {}
+            row.append(_fmt(fwd.get("median"), ".1f"))
+        rows.append(row)
+    if one_device:
+        name, threads = next(iter(devices))
+        note = (f"Forward ms: the median per-image forward time of the {set_title(runtime_set)} runs (model only, "
+                f"batch 1, full images) on {name}, {threads} thread(s) per worker; `srbench profile --runtime` "
+                "gives the NTIRE and clean timing methods.")
+    else:
+        note = "No runtime column: these results were not all timed on one device."
+    return _md(rows, headers), note + (" NTIRE: the NTIRE 2022 efficient-SR challenge's counts on a 1x3x256x256 "
+                                       "LR input (`srbench profile --convention ntire2022`).")
+
+
+def tradeoff_section(table: Table) -> str | None:
+    """The ICLR 2019 study's metrics against the model with the highest PSNR summed over the four sets."""
+    docs = list(table.docs.values())
+    complete = [m for m in table.models
+                if all((m, s) in table.docs and "psnr" in table.docs[(m, s)]["metrics"] for s in TRADEOFF_SETS)
+                and (complexity_of([table.docs[(m, "set5")]]).get("params") or 0) > 0]
+    if len(complete) < 2:
+        return None
+    reference = max(complete, key=lambda m: sum(table.docs[(m, s)]["metrics"]["psnr"] for s in TRADEOFF_SETS))
+    rows_data, _ = tradeoff_table(docs, reference, complete, table.scale)
+    rows = []
+    for r in rows_data:
+        if r["model"] == reference or r.get("psnr_loss_db") is None or r["psnr_loss_db"] <= 0:
+            continue
+        rows.append([_model_cell(table, r["model"]), _fmt(r["psnr_loss_db"], ".3f"),
+                     _fmt(r.get("macs_saved_g_per_001db"), ".3f"), _fmt(r.get("params_saved_k_per_001db"), ".3f")])
+    if not rows:
+        return None
+    md = _md(rows, ["Model", "PSNR loss (dB, sum of 4 sets)", "Mult-Adds saved per 0.01 dB (G)",
+                    "Params saved per 0.01 dB (K)"])
+    return (f"Against {_model_cell(table, reference)}, the highest PSNR summed over "
+            f"{', '.join(set_title(s) for s in TRADEOFF_SETS)} (the efficiency study of ICLR 2019: savings per 0.01 dB "
+            f"of that PSNR loss; `srbench tradeoff`).\n\n{md}")
+
+
+def dominance_table(table: Table) -> str | None:
+    """Per set: on the Pareto front in (PSNR up, Mult-Adds down, params down), or dominated by whom (FALSR)."""
+    rows_data = pareto_table(list(table.docs.values()), "psnr")
+    if not rows_data:
+        return None
+    cell = {(r["model"], r["dataset"]): ("front" if r["pareto_optimal"] else "by " + ", ".join(f"`{m}`" for m in r["dominated_by"]))
+            for r in rows_data}
+    models = [m for m in table.models if any((m, s) in cell for s in table.sets)]
+    rows = [[_model_cell(table, m)] + [cell.get((m, s), "–") for s in table.sets] for m in models]
+    return _md(rows, ["Model"] + [set_title(s) for s in table.sets])
+
+
 _NOT_SETTINGS = ("name", "version", "description", "source")
 
 
@@ -222,6 +296,17 @@ def render(table: Table, others: list[Table], plots: list[str] | None = None) ->
         parts += [md, ""]
     for s in table.sets:
         parts += [f"## {set_title(s)}", "", set_table(table, s), ""]
+    eff, note = efficiency_table(table)
+    parts += ["## Efficiency", "", eff, "", note, ""]
+    trade = tradeoff_section(table)
+    if trade:
+        parts += ["## Trade-off", "", trade, ""]
+    dom = dominance_table(table)
+    if dom:
+        parts += ["## Pareto dominance (PSNR, Mult-Adds, params)", "",
+                  "`front`: no other model has at least the PSNR with at most the Mult-Adds and params (and is "
+                  "better in one); otherwise the models that dominate it (FALSR's criterion; `srbench pareto`).", "",
+                  dom, ""]
     for other in others:
         parts += [f"## {other.precision}", "", f"Results at {other.precision} precision, beside the fp32 result of "
                   "the same model (never ranked with fp32).", "", other_precision_table(other, table), ""]

@@ -21,12 +21,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    from ..report import eligible
     from ..results import load_results
     from ..tradeoff import parse_amount, pareto_table
 
     max_macs = parse_amount(args.max_multadds, "G") if args.max_multadds else None
     max_params = parse_amount(args.max_params, "") if args.max_params else None
-    rows = pareto_table(load_results(args.results), args.metric, max_macs, max_params,
+    rows = pareto_table([d for d in load_results(args.results) if eligible(d)], args.metric, max_macs, max_params,
                         split_list(args.models, "--models") if args.models else None,
                         split_list(args.sets, "--sets") if args.sets else None, parse_scales(args.scale) or None)
     if args.format == "json":

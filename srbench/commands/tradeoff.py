@@ -20,6 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    from ..report import eligible
     from ..results import load_results
     from ..tradeoff import TRADEOFF_SETS, tradeoff_table
 
@@ -29,7 +30,7 @@ def run(args) -> int:
     models = split_list(args.models, "--models")
     if not models:
         raise SrbenchError("--models names no model")
-    rows, key = tradeoff_table(load_results(args.results), args.reference, models, scales[0], args.protocol)
+    rows, key = tradeoff_table([d for d in load_results(args.results) if eligible(d)], args.reference, models, scales[0], args.protocol)
     if args.format == "json":
         print(render([], "json", json_doc=rows))
         return 0
