@@ -258,7 +258,8 @@ def process_image(plan: Plan, sample, runtime: _Runtime | None = None):
         lr, lr_source = pipeline.make_lr(p, loaded, sample, s, io.same_size,
                                          Path(plan.lr_cache_dir) if plan.lr_cache_dir else None)
         t1 = time.perf_counter()
-        sr, forward = pipeline.super_resolve(p, io, rt.runner, lr, s, f"model '{plan.label}' on {sample.name}")
+        sr, forward = pipeline.super_resolve(p, io, rt.runner, lr, s, f"model '{plan.label}' on {sample.name}",
+                                             loaded.gray)
     sr = pipeline.check_sr(p, sr, loaded, f"model '{plan.label}'")
     t2 = time.perf_counter()
     pair = pipeline.prepare(p, s, sample.name, sr, loaded.hr, loaded.gray, plan.needs)

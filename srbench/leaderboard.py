@@ -113,7 +113,27 @@ def set_table(table: Table, dataset: str) -> str:
         for m, kind in columns:
             row.append(_value(table, model, dataset, m) if kind == "value" else _published_cell(d, m, metric_spec(m).fmt))
         rows.append(row)
+    rows += _reference_rows(table, dataset, columns)
     return _md(rows, headers)
+
+
+def _reference_rows(table: Table, dataset: str, columns) -> list[list[str]]:
+    """Published values of models without weights (model_zoo/references.toml), in the canonical table."""
+    from .models import references
+    from .protocols import CANONICAL
+
+    if table.name != CANONICAL:
+        return []
+    rows = []
+    for ref in references():
+        row = next((r for r in ref.published if r["dataset"] == dataset and r["scale"] == table.scale), None)
+        if row is None:
+            continue
+        cells = [f"{ref.title} (published; no weights)"]
+        for m, kind in columns:
+            cells.append(format(row[m], metric_spec(m).fmt) if kind == "paper" and row.get(m) is not None else "–")
+        rows.append(cells)
+    return rows
 
 
 def other_precision_table(table: Table, fp32: Table | None) -> str:

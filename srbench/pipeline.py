@@ -276,7 +276,7 @@ def _write_lr_cache(cache_dir: Path, digest: str, scale: int, lr: np.ndarray) ->
 
 
 def super_resolve(protocol: Protocol, io: IOConvention, runner, lr: np.ndarray, scale: int,
-                  name: str) -> tuple[np.ndarray, float]:
+                  name: str, gray: bool = False) -> tuple[np.ndarray, float]:
     """(SR uint8: HxWx3, or HxW Y under a Y-only protocol; forward seconds).
 
     ``runner(x, out_scale)`` maps an HxWxC float64 array in the model's input units (uint8 or
@@ -290,6 +290,9 @@ def super_resolve(protocol: Protocol, io: IOConvention, runner, lr: np.ndarray, 
         return _quantize(_finite(y255[..., 0], name), protocol.sr_rounding), dt
     if io.colour == "rgb":
         sr255, dt = runner(lr if io.array else lr / div, out_scale)
+    elif gray and protocol.gray == "as-y":  # a grey image is its own Y: the Y model sees the grey channel
+        y255, dt = runner(lr[..., :1] / div, out_scale)
+        sr255 = np.repeat(y255, 3, axis=2)
     else:  # a Y model under an RGB protocol: Y of the LR through the model, chroma bicubic
         ycc = rgb_to_ycbcr(lr)
         y255, dt = runner(ycc[..., :1] / div, out_scale)

@@ -33,11 +33,16 @@ LpipsVersion = Literal["0.1"]
 # The grey image NIQE/Ma see: "y" = Y of MATLAB rgb2ycbcr on uint8 (PIRM-2018), "gray" = MATLAB
 # rgb2gray on uint8 (the official NIQE release's computequality.m); both integer-valued.
 NrLuma = Literal["y", "gray"]
+# SSIM of Wang et al. 2004: "wang2004-valid" = their ssim_index.m (gaussian 11x11 sigma 1.5, 'valid'
+# filtering: the map covers only windows inside the image), what RCAN/IMDN/BasicSR compute;
+# "matlab-ssim" = MATLAB's built-in ssim() (same gaussian, imfilter 'replicate': a same-size map), what
+# LapSRN's evaluate_SR.m calls.
+SsimVariant = Literal["wang2004-valid", "matlab-ssim"]
 
 # What srbench's implementation fixes for every protocol (recorded with the settings).
 FIXED = {
     "luma": "bt601-matlab: Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255, R,G,B in [0,255]",
-    "ssim": "wang2004: gaussian 11x11 sigma 1.5, K1 0.01, K2 0.03, L 255, valid, no downsampling",
+    "ssim_constants": "gaussian 11x11 sigma 1.5, K1 0.01, K2 0.03, L 255, no downsampling, mean of the map",
     "psnr_mean": "mean of per-image PSNR",
     "resize_kernel": "matlab-imresize-bicubic (a=-0.5, antialias, symmetric padding, float64)",
 }
@@ -56,6 +61,7 @@ class Protocol:
     y_rounding: bool  # round Y to uint8 (MATLAB rgb2ycbcr on uint8) or keep it float
     gray: Gray
     shave: Shave  # for PSNR and SSIM
+    ssim: SsimVariant = "wang2004-valid"
     lpips_net: LpipsNet = "alex"
     lpips_version: LpipsVersion = "0.1"
     lpips_shave: Shave = "scale"
@@ -183,6 +189,17 @@ PROTOCOLS.register("fsrcnn", replace(
     lr_resize="double",
     space="y",
     y_rounding=True,
+))
+PROTOCOLS.register("lapsrn", replace(
+    MATLAB,
+    name="lapsrn",
+    description=("LapSRN's evaluation (Lai et al. CVPR 2017), whose B100/Urban100 cells later papers copy: LR = "
+                 "imresize of the double HR kept in double, Y models on the Y of rgb2ycbcr with bicubic chroma, SR "
+                 "rounded, float Y, shave = scale, MATLAB's built-in ssim()"),
+    source="phoenix104104/LapSRN@95154bba evaluate_LapSRN_dataset.m, SR_LapSRN.m, utils/evaluate_SR.m",
+    lr_source="generated",
+    lr_resize="double",
+    ssim="matlab-ssim",
 ))
 PROTOCOLS.register("pirm", replace(
     MATLAB,

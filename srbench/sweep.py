@@ -115,7 +115,9 @@ def read_plan(path) -> SweepPlan:
 
 
 def expand(sweep: SweepPlan, data_root=None) -> list:
-    """Every engine plan of the sweep, in order (small sets first within each run)."""
+    """Every engine plan of the sweep, in order. A cell (model, set, scale, protocol@version, precision)
+    is produced once: a later run naming it again (e.g. "paper" = "matlab" for some models) is skipped,
+    so a leaderboard never gets two results for one cell."""
     from .engine import lr_cache_dir, make_plan
     from .models import get_card
 
@@ -132,9 +134,12 @@ def expand(sweep: SweepPlan, data_root=None) -> list:
                         p = make_plan(model, ds, scale, protocol=protocol, metrics=r.get("metrics"),
                                       data_root=data_root or sweep.data_root, limit=r.get("limit"),
                                       lr_cache_dir=lr_cache_dir())
-                        if p.key not in seen:  # "paper" may name the same protocol as another entry
-                            seen.add(p.key)
-                            plans.append(p)
+                        cell = (p.label, p.dataset.card.name, scale, p.protocol.key, p.precision)
+                        if cell in seen:
+                            log.debug("sweep: %s %s x%d %s already planned by an earlier run", *cell[:4])
+                            continue
+                        seen.add(cell)
+                        plans.append(p)
     return plans
 
 

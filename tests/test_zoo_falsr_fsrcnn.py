@@ -235,15 +235,49 @@ def test_fsrcnn_output_shape_random_init(name, scale):
 @pytest.mark.parametrize("name", ["fsrcnn", "fsrcnn-s"])
 def test_fsrcnn_param_counts_and_geometry(name):
     d, s, m = (get_card(name).arch[k] for k in ("d", "s", "m"))
-    for scale, pad in ((2, 4), (3, 3), (4, 4)):  # SPEC §3: deconv padding 4 at x2/x4, 3 at x3
+    # SPEC §3: deconv crop 4 at x2/x4, 3 at x3, here on the input padded by one pixel (deconv.m): s + 4 / s + 3
+    for scale, pad in ((2, 4), (3, 3), (4, 4)):
         model = _builder_model(name, scale)
         assert count_weights(model) == FSRCNN_WEIGHTS[name]
         assert count_params(model) == FSRCNN_PARAMS[name]
         assert len(model.convs) == m + 3 and model.convs[0].out_channels == d and model.convs[1].out_channels == s
         assert all(c.padding_mode == "replicate" for c in model.convs)
         dc = model.deconv
-        assert (dc.kernel_size, dc.stride, dc.padding, dc.output_padding) == ((9, 9), (scale,) * 2, (pad,) * 2,
+        assert (dc.kernel_size, dc.stride, dc.padding, dc.output_padding) == ((9, 9), (scale,) * 2,
+                                                                              (scale + pad,) * 2,
                                                                               (scale + 2 * pad - 9,) * 2)
+
+
+def _deconv_m(feature: np.ndarray, kernel: np.ndarray, stride: int) -> np.ndarray:
+    """Literal transcription of the official FSRCNN test code's deconv.m (one feature map, one kernel):
+    replicate-pad by 1, scatter each input pixel's kernel at stride steps, crop the s x size window
+    starting at (fsize + 1) / 2 + stride * border (1-based)."""
+    border = 1
+    hei0, wid0 = feature.shape
+    im = np.pad(feature, border, mode="edge")
+    hei, wid = im.shape
+    fsize = kernel.shape[0]
+    out = np.zeros((hei * stride + fsize - 1, wid * stride + fsize - 1))
+    for i in range(hei):
+        for j in range(wid):
+            out[i * stride:i * stride + fsize, j * stride:j * stride + fsize] += im[i, j] * kernel
+    start = (fsize + 1) // 2 + stride * border - 1
+    return out[start:start + hei0 * stride, start:start + wid0 * stride]
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_fsrcnn_deconvolution_is_the_official_deconv_m(scale):
+    import torch.nn.functional as F
+
+    model = _builder_model("fsrcnn-s", scale)
+    rng = np.random.default_rng(scale)
+    feats = rng.standard_normal((1, model.deconv.in_channels, 6, 7)).astype(np.float32)
+    with torch.no_grad():
+        ours = model.deconv(F.pad(torch.from_numpy(feats), (1, 1, 1, 1), mode="replicate"))[0, 0].double().numpy()
+    w = model.deconv.weight.detach().double().numpy()  # (d, 1, 9, 9): feature j -> output
+    ref = sum(_deconv_m(feats[0, j].astype(np.float64), w[j, 0], scale) for j in range(w.shape[0]))
+    ref += float(model.deconv.bias)
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-5)
 
 
 def test_fsrcnn_mult_adds_match_published():

@@ -104,8 +104,8 @@ register(MetricSpec(
 ), aliases=("psnr_y",))
 register(MetricSpec(
     "ssim", "SSIM", True, "y", (-1.0, 1.0), "",
-    "Y-channel SSIM (Wang et al. 2004, gaussian 11x11 sigma 1.5), border shaved",
-    "srbench.metrics.fidelity:SSIM", ".4f", 0.0005,
+    "Y-channel SSIM (Wang et al. 2004, gaussian 11x11 sigma 1.5; the protocol's variant), border shaved",
+    "srbench.metrics.fidelity:SSIM", ".4f", 0.0005, protocol_settings={"variant": "ssim"},
 ), aliases=("ssim_y",))
 register(MetricSpec(
     "psnr_rgb", "PSNR-RGB", True, "rgb", (0.0, None), "dB",

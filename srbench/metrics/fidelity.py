@@ -154,10 +154,38 @@ class PSNR(Metric):
         return psnr(sr, hr)
 
 
+def ssim_matlab(a: np.ndarray, b: np.ndarray, data_range: float = 255.0) -> float:
+    """MATLAB's built-in ``ssim()`` (R2014a+): the same gaussian window, but the statistics come from
+    ``imfilter(..., 'conv', 'replicate')``, so the SSIM map has the image's size (windows at the border
+    see replicated pixels); the value is the mean of that map."""
+    from scipy.ndimage import correlate1d
+
+    if a.shape != b.shape:
+        raise SrbenchError(f"SR and HR sizes differ: {a.shape} vs {b.shape}")
+    x = np.asarray(a, dtype=np.float64)
+    y = np.asarray(b, dtype=np.float64)
+
+    def blur(m):  # the window is symmetric: convolution = correlation
+        return correlate1d(correlate1d(m, _WINDOW, axis=0, mode="nearest"), _WINDOW, axis=1, mode="nearest")
+
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    mx, my = blur(x), blur(y)
+    mxy, mx2, my2 = mx * my, mx * mx, my * my
+    sx2, sy2, sxy = blur(x * x) - mx2, blur(y * y) - my2, blur(x * y) - mxy
+    return float(np.mean(((2 * mxy + c1) * (2 * sxy + c2)) / ((mx2 + my2 + c1) * (sx2 + sy2 + c2))))
+
+
+SSIM_VARIANTS = {"wang2004-valid": ssim, "matlab-ssim": ssim_matlab}
+
+
 class SSIM(Metric):
-    def __init__(self, device: str = "cpu"):
-        pass
+    """SSIM on the protocol's shaved Y; ``variant`` names the window handling (see SSIM_VARIANTS)."""
+
+    def __init__(self, device: str = "cpu", variant: str = "wang2004-valid"):
+        if variant not in SSIM_VARIANTS:
+            raise SrbenchError(f"unknown SSIM variant '{variant}'; use {' or '.join(SSIM_VARIANTS)}")
+        self.fn = SSIM_VARIANTS[variant]
 
     def __call__(self, pair) -> float:
         sr, hr = pair.y
-        return ssim(sr, hr)
+        return self.fn(sr, hr)

@@ -190,8 +190,7 @@ def card_files() -> list:
     return files
 
 
-def read_card_file(path) -> list[ModelCard]:
-    """Every model card in one TOML file (``[models.<name>]`` tables), validated."""
+def _load_toml(path) -> dict:
     from pathlib import Path
 
     path = Path(path)
@@ -202,10 +201,45 @@ def read_card_file(path) -> list[ModelCard]:
         raise SrbenchError(f"model card {path}: no such file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SrbenchError(f"model card {path}: invalid TOML ({exc})") from None
-    unknown = sorted(set(doc) - {"models"})
+    unknown = sorted(set(doc) - {"models", "references"})
     if unknown:
-        raise SrbenchError(f"model card {path}: unknown top-level key '{unknown[0]}' (cards are [models.<name>] tables)")
-    return [card_from_toml(name, d, path.name) for name, d in doc.get("models", {}).items()]
+        raise SrbenchError(f"model card {path}: unknown top-level key '{unknown[0]}' "
+                           "(cards are [models.<name>] tables, published rows of other models [references.<name>])")
+    return doc
+
+
+def read_card_file(path) -> list[ModelCard]:
+    """Every model card in one TOML file (``[models.<name>]`` tables), validated."""
+    from pathlib import Path
+
+    return [card_from_toml(name, d, Path(path).name) for name, d in _load_toml(path).get("models", {}).items()]
+
+
+# Reference rows: published numbers of models srbench has no weights for, as the source papers print
+# them beside zoo models ([references.<name>] tables; nothing runs).
+REFERENCE_KEYS = {"title": str, "paper": str, "params_paper": str, "mult_adds_paper_g": dict,
+                  "mult_adds_convention": str, "published": list}
+
+
+@dataclass(frozen=True)
+class Reference:
+    name: str
+    title: str
+    paper: str
+    published: tuple
+    params_paper: str = ""
+    mult_adds_paper_g: dict = field(default_factory=dict)
+
+
+@lru_cache(maxsize=1)
+def references() -> tuple[Reference, ...]:
+    out = []
+    for path in card_files():
+        for name, d in _load_toml(path).get("references", {}).items():
+            _check_keys(f"model card {path.name}: reference '{name}'", d, REFERENCE_KEYS, ("title", "published"))
+            out.append(Reference(name, d["title"], d.get("paper", ""), tuple(d["published"]), d.get("params_paper", ""),
+                                 d.get("mult_adds_paper_g", {})))
+    return tuple(out)
 
 
 @lru_cache(maxsize=1)
