@@ -1,10 +1,11 @@
 """The project's own regression gate: every baseline zoo model on Set5, against the committed baseline.
 
-The baseline (`leaderboards/baselines/ci-set5.json`) was written by `scripts/make_leaderboards.sh`
-from the leaderboard runs; this re-runs the same (model, scale) pairs through the CLI and requires
-`srbench check` to pass, so a change that moves any published number by more than the tolerances
-(PSNR 0.01 dB, SSIM 5e-4, LPIPS 2e-3, NIQE 0.05) fails CI. It also requires the committed markdown
-leaderboards to match what `srbench leaderboard` generates from the committed results.
+The baseline (`leaderboards/baselines/ci-set5.json`) is written by `srbench sweep leaderboards/plan.toml`
+from the leaderboard runs; this re-runs the same (model, scale) pairs through one `srbench sweep` and
+requires `srbench check` to pass, so a change that moves any published number by more than the
+tolerances (PSNR 0.01 dB, SSIM 5e-4, LPIPS 2e-3, NIQE 0.05) fails CI. It also requires the committed
+results to be exactly what the plan produces, and the committed markdown leaderboards to match what
+`srbench leaderboard` generates from them.
 """
 
 from __future__ import annotations
@@ -31,13 +32,12 @@ def set5_results(datasets_root, tmp_path_factory):
         assert e["dataset"] == "set5" and e["protocol"] == "matlab@1"
         scales[e["model"]].add(e["scale"])
         metrics |= set(e["metrics"])
-    out = tmp_path_factory.mktemp("ci-set5")
-    for model, model_scales in sorted(scales.items()):
-        rc = main(["run", "--model", model, "--set", "set5", "--scale", ",".join(map(str, sorted(model_scales))),
-                   "--metrics", ",".join(sorted(metrics)), "--data-root", str(datasets_root),
-                   "--out", str(out), "--format", "csv"])
-        assert rc == 0, f"srbench run failed for {model}"
-    return out, baseline
+    work = tmp_path_factory.mktemp("ci-set5")
+    runs = "".join(f'[[runs]]\nmodels = ["{m}"]\nsets = ["set5"]\nscales = {sorted(s)}\nprotocols = ["matlab"]\n'
+                   f'metrics = {sorted(metrics)}\n'.replace("'", '"') for m, s in sorted(scales.items()))
+    (work / "plan.toml").write_text(f'out = "results"\ndata_root = "{datasets_root}"\n{runs}')
+    assert main(["sweep", str(work / "plan.toml")]) == 0  # one pool of workers for every model
+    return work / "results", baseline
 
 
 def test_baseline_covers_every_bicubic_benchmark_model():
@@ -57,6 +57,15 @@ def test_zoo_on_set5_matches_committed_baseline(set5_results, capsys):
     report = capsys.readouterr().out
     assert rc == 0, report
     assert f"in {len(baseline['entries'])} results within tolerance" in report
+
+
+def test_committed_results_are_what_the_plan_produces(datasets_root):
+    from srbench.results import load_results
+    from srbench.sweep import expand, read_plan
+
+    planned = {p.key: p.stem for p in expand(read_plan(REPO / "leaderboards" / "plan.toml"), datasets_root)}
+    committed = {d["identity_key"] for d in load_results(REPO / "leaderboards" / "results")}
+    assert set(planned) == committed, sorted(planned[k] for k in set(planned) - committed)[:5]
 
 
 def test_committed_leaderboards_are_up_to_date(capsys):
