@@ -77,8 +77,8 @@ def test_folder_sets_are_identified_by_content_not_by_path(capsys, tmp_path, mon
         for s in pick:
             shutil.copy(s.hr_path, tmp_path / sub / "imgs" / s.hr_path.name)
     monkeypatch.chdir(tmp_path / "a")
-    rc, out, _ = main(["run", "--model", "bicubic", "--set", "folder:imgs", "--scale", "2", "--workers", "1",
-                       "--out", str(tmp_path / "res"), "--format", "json"]), None, None
+    assert main(["run", "--model", "bicubic", "--set", "folder:imgs", "--scale", "2", "--workers", "1",
+                 "--out", str(tmp_path / "res"), "--format", "json"]) == 0
     first = doc_of(capsys.readouterr().out)
     monkeypatch.chdir(tmp_path / "b")
     assert main(["run", "--model", "bicubic", "--set", "folder:imgs", "--scale", "2", "--workers", "1", "--resume",

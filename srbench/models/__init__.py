@@ -291,6 +291,14 @@ def with_arch(card, overrides: dict):
                                published=())
 
 
+class Range255:
+    """Mixin for networks that work on RGB in [0, 255] (TPSR, RFDN, RLFN): srbench's [0, 1] in, [0, 1]
+    units out. ``class XWrapper(Range255, X)`` keeps X's official state_dict keys."""
+
+    def forward(self, x):
+        return super().forward(x * 255.0) / 255.0
+
+
 def create_model(name: str, scale: int | None = None, pretrained: bool = True, **arch):
     """A zoo model as a torch module (timm-style): ``create_model("imdn", 2)`` has the official x2
     weights; ``pretrained=False`` with ``arch`` overrides builds a variant with random weights, e.g.

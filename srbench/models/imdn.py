@@ -170,8 +170,8 @@ class IMDN_AS(IMDN):
         return super().forward(x)
 
 
-class _Shortcut(nn.Module):
-    """The official ``ShortcutBlock``: x + sub(x)."""
+class Shortcut(nn.Module):
+    """The official ``ShortcutBlock`` (IMDN, KAIR): x + sub(x), key prefix ``sub``."""
 
     def __init__(self, sub: nn.Module):
         super().__init__()
@@ -193,7 +193,7 @@ class IMDN_RTC(nn.Module):
                   for _ in range(num_modules)]
         self.model = nn.Sequential(
             conv_layer(in_nc, nf, 3),
-            _Shortcut(nn.Sequential(*blocks, conv_layer(nf, nf, 1))),
+            Shortcut(nn.Sequential(*blocks, conv_layer(nf, nf, 1))),
             conv_layer(nf, out_nc * upscale**2, 3),
             nn.PixelShuffle(upscale),
         )

@@ -18,23 +18,12 @@ import re
 import torch
 from torch import nn
 
-from .imdn import IMDModule, conv_layer
+from .imdn import IMDModule, Shortcut, conv_layer
 
 # KAIR block key -> srbench IMDModule key. conv1..conv3 are nn.Sequential(conv, LeakyReLU) in KAIR
 # (hence ".0"); conv4 and conv1x1 are bare convs.
 KAIR_BLOCK_KEYS = {"conv1.0": "c1", "conv2.0": "c2", "conv3.0": "c3", "conv4": "c4", "conv1x1": "c5"}
 _BLOCK_KEY = re.compile(r"^model\.1\.sub\.(\d+)\.(conv1\.0|conv2\.0|conv3\.0|conv4|conv1x1)\.(weight|bias)$")
-
-
-class _Shortcut(nn.Module):
-    """KAIR ``ShortcutBlock``: x + sub(x) (key prefix ``sub``)."""
-
-    def __init__(self, sub: nn.Module):
-        super().__init__()
-        self.sub = sub
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.sub(x)
 
 
 class IMDNKAIR(nn.Module):
@@ -47,7 +36,7 @@ class IMDNKAIR(nn.Module):
         blocks = [IMDModule(nf=nc, distillation_rate=distillation_rate, stages=4, attention=False) for _ in range(nb)]
         self.model = nn.Sequential(
             conv_layer(in_nc, nc, 3),
-            _Shortcut(nn.Sequential(*blocks, conv_layer(nc, nc, 3))),
+            Shortcut(nn.Sequential(*blocks, conv_layer(nc, nc, 3))),
             conv_layer(nc, out_nc * upscale**2, 3),
             nn.PixelShuffle(upscale),
         )

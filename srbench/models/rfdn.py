@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import Range255
+
 LRELU_SLOPE = 0.05
-RGB_RANGE = 255.0
 
 
 def conv_layer(cin: int, cout: int, k: int) -> nn.Conv2d:
@@ -105,12 +106,8 @@ class RFDN(nn.Module):
         return self.upsampler(out)
 
 
-class RFDNWrapper(RFDN):
-    """srbench I/O: RGB [0, 1] in, [0, 1] units out (the network works in [0, 255]). A subclass, so
-    the state_dict keys are the official ones."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x * RGB_RANGE) / RGB_RANGE
+class RFDNWrapper(Range255, RFDN):
+    """srbench I/O: RGB [0, 1] in, [0, 1] units out (the network works in [0, 255])."""
 
 
 def build(card, scale: int, pretrained: bool = True) -> nn.Module:

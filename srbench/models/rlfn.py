@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .rfdn import LRELU_SLOPE, RGB_RANGE, conv_layer
+from . import Range255
+from .rfdn import LRELU_SLOPE, conv_layer
 
 
 class ESACut(nn.Module):
@@ -82,12 +83,8 @@ class RLFN(nn.Module):
         return self.upsampler(self.LR_conv(out) + fea)
 
 
-class RLFNWrapper(RLFN):
-    """srbench I/O: RGB [0, 1] in, [0, 1] units out (the network works in [0, 255]). A subclass, so
-    the state_dict keys are the official ones."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x * RGB_RANGE) / RGB_RANGE
+class RLFNWrapper(Range255, RLFN):
+    """srbench I/O: RGB [0, 1] in, [0, 1] units out (the network works in [0, 255])."""
 
 
 def build(card, scale: int, pretrained: bool = True) -> nn.Module:

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import SrbenchError
+from . import Range255
 
 RGB_MEAN = (0.4488, 0.4371, 0.4040)
 RGB_RANGE = 255.0
@@ -105,12 +106,8 @@ class TPSR(nn.Module):
         return self.add_mean(self.up_mod(h))
 
 
-class TPSRWrapper(TPSR):
-    """srbench I/O: RGB [0, 1] in, [0, 1] units out (the network itself works in [0, 255]).
-    A subclass, so the state_dict keys are the official ones."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x * RGB_RANGE) / RGB_RANGE
+class TPSRWrapper(Range255, TPSR):
+    """srbench I/O: RGB [0, 1] in, [0, 1] units out (the network itself works in [0, 255])."""
 
 
 def build(card, scale: int, pretrained: bool = True) -> nn.Module:
