@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"srbench: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("srbench: interrupted; results computed so far are saved (rerun with --resume)", file=sys.stderr)
+        again = "rerun the same sweep" if args.command == "sweep" else "rerun with --resume"
+        print(f"srbench: interrupted; results computed so far are saved ({again} to continue)", file=sys.stderr)
         return 130
 
 
