@@ -505,3 +505,26 @@ def test_the_mission_command_is_a_perceptual_evaluation(datasets_root, tmp_path,
     assert doc["metric_info"]["lpips"]["settings"]["net"] == "vgg"
     assert "the card's defaults: protocol paper = tpsr" in captured.err
     assert doc["metrics"]["psnr"] == pytest.approx(29.6008, abs=0.005)  # SPEC §2 measured value
+
+
+def test_a_user_supplied_ma_model_is_registered_and_pi_appears(tmp_path, monkeypatch, capsys):
+    import json
+
+    from srbench.cli import main
+
+    monkeypatch.delenv(srb_ma.MA_MODEL_ENV, raising=False)
+    monkeypatch.setenv("SRBENCH_HOME", str(tmp_path / "home"))  # the registration stays in this test
+    model = tmp_path / "model.mat"
+    _write_fake_model(model, np.random.default_rng(5))
+    (tmp_path / "junk.mat").write_bytes(b"not a mat file")
+    assert main(["fetch", "--file", str(tmp_path / "junk.mat"), "--as", "ma-model"]) == 2
+    assert "not a readable MATLAB .mat file" in capsys.readouterr().err
+    assert main(["fetch", "--file", str(model), "--as", "ma-model"]) == 0
+    assert main(["run", "--model", "bicubic", "--set", "demo", "--scale", "4", "--metrics", "niqe,ma,pi", "--limit", "2",
+                 "--workers", "1", "--out", str(tmp_path / "o"), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)["results"][0]
+    sha = hashlib.sha256(model.read_bytes()).hexdigest()
+    assert set(doc["metrics"]) == {"niqe", "ma", "pi"} and not doc["metrics_unavailable"]
+    assert doc["provenance"]["metric_assets"]["ma"] == {"model.mat": sha}
+    for image in doc["images"]:  # PI = ((10 - Ma) + NIQE) / 2 per image
+        assert image["pi"] == pytest.approx(((10 - image["ma"]) + image["niqe"]) / 2, abs=1e-12)
