@@ -411,7 +411,7 @@ def quantize_int8(model: nn.Module, calibration_inputs: list[torch.Tensor], *, b
         calib = [parts.before(x)[0] if parts.before is not None else x for x in inputs]
 
     float_layers = {f"model.{n}": "kept in float by the caller" for n in keep_float}
-    float_layers.update({f"model.{n}": "padding mode with no int8 convolution" for n in unsupported})
+    float_layers.update({n: "padding mode with no int8 convolution" for n in unsupported})
     with _quiet(), _engine(backend), torch.no_grad():
         for _ in range(AUDIT_MAX_PASSES):
             converted, audit = _quantize_once(gm, calib, backend, per_channel, float_layers)
@@ -477,8 +477,8 @@ def _recipe(traced, converted, audit, backend, per_channel, inputs, float_layers
     ops: Counter = Counter()
     where: dict[str, set] = {}
     for node in audit.float_ops:
-        if node.op == "call_module" and node.target in float_layers:
-            continue
+        if node.op == "call_module" and isinstance(converted.get_submodule(node.target), KeptFloat):
+            continue  # listed under float_layers
         name = _op_name(node, converted)
         ops[name] += 1
         where.setdefault(name, set()).add(_scope(traced_nodes.get(node.name)) or "(top level)")
