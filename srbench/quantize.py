@@ -17,7 +17,8 @@ What stays in float, and why, is decided here and written into the recipe, never
   colour transform (only the Y network is quantised), IMDN-AS's input size check; a model with no
   learnable layer (the bicubic baseline) cannot be quantised at all.
 Replicate-padded convolutions (FSRCNN) become an int8 border replication (slices and a
-concatenation sharing one scale: exact) followed by an unpadded int8 convolution; ``torch.split``
+concatenation sharing one scale: exact) followed by an unpadded int8 convolution, and so does a
+symmetric ``F.pad(..., mode="replicate")`` (FSRCNN's deconvolution input); ``torch.split``
 becomes ``torch.narrow`` (same values; split would dequantize and requantize every piece).
 A finished int8 model is compared with the float one on the calibration inputs; below
 ``MIN_AGREEMENT_DB`` the quantisation is refused rather than scored.
@@ -218,7 +219,28 @@ def _trace(core: nn.Module, what: str) -> fx.GraphModule:
     _split_to_narrow(gm)
     _conv_args_in_full(gm)
     _scalar_ops_to_float(gm)
+    _replicate_pads_to_int8(gm)
     return gm
+
+
+def _replicate_pads_to_int8(gm: fx.GraphModule) -> None:
+    """``F.pad(x, (l, l, t, t), mode="replicate")`` -> :class:`ReplicatePad2d` (FSRCNN's deconv input)."""
+    for k, node in enumerate(list(gm.graph.nodes)):
+        if node.op != "call_function" or node.target is not torch.nn.functional.pad:
+            continue
+        args = dict(zip(("input", "pad", "mode", "value"), node.args), **node.kwargs)
+        pad = args.get("pad")
+        if (args.get("mode") != "replicate" or not isinstance(pad, (tuple, list)) or len(pad) != 4
+                or pad[0] != pad[1] or pad[2] != pad[3]):
+            continue
+        name = f"replicate_pad_{k}"
+        gm.add_submodule(name, ReplicatePad2d(pad[2], pad[0]))
+        with gm.graph.inserting_before(node):
+            new = gm.graph.call_module(name, (args["input"],))
+        new.meta = dict(node.meta)
+        node.replace_all_uses_with(new)
+        gm.graph.erase_node(node)
+    gm.recompile()
 
 
 SCALAR_OPS = (operator.mul, operator.truediv, operator.add, operator.sub, torch.mul, torch.div, torch.add, torch.sub)
@@ -472,7 +494,8 @@ def _observer_name(factory) -> str:
 
 def _recipe(traced, converted, audit, backend, per_channel, inputs, float_layers, parts, agreement) -> dict:
     qconfig = _qconfig_mapping(backend, per_channel).global_qconfig
-    int8 = [type(m).__name__ for _, m in converted.named_modules() if _is_int8_module(m)]
+    int8 = [type(m).__name__ for _, m in converted.named_modules()
+            if _is_int8_module(m) and type(m).__name__ != "LinearPackedParams"]  # a Linear's weight holder
     traced_nodes = {n.name: n for n in traced.graph.nodes}
     ops: Counter = Counter()
     where: dict[str, set] = {}

@@ -25,7 +25,7 @@ from srbench.datasets import open_dataset  # noqa: E402
 from srbench.errors import SrbenchError  # noqa: E402
 from srbench.imresize import imresize, round_uint8  # noqa: E402
 from srbench.io import modcrop, read_image, to_rgb  # noqa: E402
-from srbench.metrics.fidelity import psnr, shave  # noqa: E402
+from srbench.metrics.fidelity import psnr  # noqa: E402
 from srbench.models import build_model, get_card, list_models  # noqa: E402
 from srbench.models.onnx_model import OnnxSR, read_metadata  # noqa: E402
 from srbench.onnx_export import TOLERANCE, demo_inputs, export_onnx  # noqa: E402
@@ -188,7 +188,8 @@ def _set5_y_psnr(model, scale: int, root) -> float:
         x = torch.from_numpy(lr.astype(np.float32).transpose(2, 0, 1)[None] / 255)
         with torch.no_grad():
             sr = model(x)[0].permute(1, 2, 0).double().numpy() * 255
-        values.append(psnr(shave(rgb_to_y(round_uint8(sr)), scale), shave(rgb_to_y(hr), scale)))
+        b = scale
+        values.append(psnr(rgb_to_y(round_uint8(sr))[b:-b, b:-b], rgb_to_y(hr)[b:-b, b:-b]))
     return float(np.mean(values))
 
 
