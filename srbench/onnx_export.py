@@ -113,7 +113,7 @@ def _export(model, example: torch.Tensor, opset: int, dynamic: bool, what: str):
         with contextlib.redirect_stdout(chatter), torch.no_grad():
             program = torch.onnx.export(model, (example,), dynamo=True, opset_version=opset, input_names=["lr"],
                                         output_names=["sr"], external_data=False, verbose=False, **kwargs)
-    except Exception as exc:  # the exporter raises many types; any failure means "not exportable"
+    except Exception as exc:  # noqa: BLE001 - the exporter raises many types; any failure = "not exportable"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SrbenchError(f"{what} could not be exported to ONNX opset {opset}: {first}") from None
     finally:

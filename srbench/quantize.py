@@ -33,8 +33,9 @@ import math
 import operator
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import fx, nn
@@ -213,7 +214,7 @@ def _rewrite_for_int8(core: nn.Module) -> list[str]:
 def _trace(core: nn.Module, what: str) -> fx.GraphModule:
     try:
         gm = fx.symbolic_trace(core)
-    except Exception as exc:  # TraceError, TypeError, ...: any failure means "not traceable"
+    except Exception as exc:  # noqa: BLE001 - TraceError, TypeError, ...: any failure means "not traceable"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SrbenchError(f"{what} cannot be quantised: its forward is not traceable by torch.fx ({first})") from None
     _split_to_narrow(gm)
@@ -310,7 +311,10 @@ def _qconfig_mapping(backend: str, per_channel: bool):
     """torch.ao's default mapping for ``backend``, with int8 symmetric weights per output channel or
     per tensor as asked (transposed convs stay per tensor: torch.ao has no per-channel int8 deconv)."""
     from torch.ao.quantization import QConfig, get_default_qconfig_mapping
-    from torch.ao.quantization.observer import default_per_channel_weight_observer, default_weight_observer
+    from torch.ao.quantization.observer import (
+        default_per_channel_weight_observer,
+        default_weight_observer,
+    )
 
     qmap = get_default_qconfig_mapping(backend)
     weight = default_per_channel_weight_observer if per_channel else default_weight_observer
@@ -528,5 +532,12 @@ def _recipe(traced, converted, audit, backend, per_channel, inputs, float_layers
     }
 
 
-__all__ = ["AUDIT_MAX_STEPS", "BACKENDS", "KeptFloat", "MIN_AGREEMENT_DB", "QuantizedSR", "ReplicatePad2d",
-           "quantize_int8"]
+__all__ = [
+    "AUDIT_MAX_STEPS",
+    "BACKENDS",
+    "MIN_AGREEMENT_DB",
+    "KeptFloat",
+    "QuantizedSR",
+    "ReplicatePad2d",
+    "quantize_int8",
+]

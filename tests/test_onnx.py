@@ -16,19 +16,19 @@ import torch
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from onnx import TensorProto, helper  # noqa: E402
+from onnx import TensorProto, helper
 
-from srbench import __version__  # noqa: E402
-from srbench.color import rgb_to_y  # noqa: E402
-from srbench.commands import export as export_cmd  # noqa: E402
-from srbench.datasets import open_dataset  # noqa: E402
-from srbench.errors import SrbenchError  # noqa: E402
-from srbench.imresize import imresize, round_uint8  # noqa: E402
-from srbench.io import modcrop, read_image, to_rgb  # noqa: E402
-from srbench.metrics.fidelity import psnr  # noqa: E402
-from srbench.models import build_model, get_card, list_models  # noqa: E402
-from srbench.models.onnx_model import OnnxSR, read_metadata  # noqa: E402
-from srbench.onnx_export import TOLERANCE, demo_inputs, export_onnx  # noqa: E402
+from srbench import __version__
+from srbench.color import rgb_to_y
+from srbench.commands import export as export_cmd
+from srbench.datasets import open_dataset
+from srbench.errors import SrbenchError
+from srbench.imresize import imresize, round_uint8
+from srbench.io import modcrop, read_image, to_rgb
+from srbench.metrics.fidelity import psnr
+from srbench.models import build_model, get_card, list_models
+from srbench.models.onnx_model import OnnxSR, read_metadata
+from srbench.onnx_export import TOLERANCE, demo_inputs, export_onnx
 
 # Why each model that cannot become an ONNX graph is refused (asserted on the message).
 NOT_EXPORTABLE = {

@@ -34,7 +34,7 @@ def read_metadata(path: str | Path) -> dict[str, str]:
         model = onnx.load(str(path), load_external_data=False)
     except FileNotFoundError:
         raise SrbenchError(f"{path}: file not found") from None
-    except Exception as exc:  # onnx raises DecodeError and others for a damaged file
+    except Exception as exc:  # noqa: BLE001 - onnx raises DecodeError and others for a damaged file
         raise SrbenchError(f"{path}: not a readable ONNX file ({type(exc).__name__}: {exc})") from None
     return {p.key.removeprefix(META_PREFIX): p.value for p in model.metadata_props if p.key.startswith(META_PREFIX)}
 
@@ -99,7 +99,7 @@ class OnnxSR(nn.Module):
             options.intra_op_num_threads = threads
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=providers)
-        except Exception as exc:  # onnxruntime's own exception types (InvalidGraph, Fail, ...)
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types (InvalidGraph, Fail, ...)
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SrbenchError(f"{self.path}: onnxruntime cannot load it ({first})") from None
         active = self.session.get_providers()
@@ -149,4 +149,4 @@ def load_onnx_model(path: str | Path, **convention) -> OnnxSR:
     return OnnxSR(path, **convention)
 
 
-__all__ = ["OnnxSR", "PROVIDERS", "load_onnx_model", "read_metadata"]
+__all__ = ["PROVIDERS", "OnnxSR", "load_onnx_model", "read_metadata"]
