@@ -27,6 +27,7 @@ COMMANDS = {
     "compare-visual": "one PNG grid of the same crop across models",
     "tradeoff": "Mult-Adds and params saved per 0.01 dB of PSNR loss against a reference model (from results)",
     "pareto": "which models are Pareto-dominated in (PSNR/SSIM, Mult-Adds, params) per set and scale (from results)",
+    "export": "a zoo model as an ONNX file, checked against PyTorch with onnxruntime",
 }
 
 

@@ -196,12 +196,19 @@ class FALSR(nn.Module):
 
     def forward_ypbpr(self, y: torch.Tensor, pbpr: torch.Tensor) -> torch.Tensor:
         """The graph: Y (N x 1 x h x w, [0, 1]) and PbPr (N x 2 x 2h x 2w, [-0.5, 0.5]) -> RGB [0, 1]."""
+        return self.colour(self.forward_y(y), pbpr)
+
+    def forward_y(self, y: torch.Tensor) -> torch.Tensor:
+        """The learnt part: LR Y (N x 1 x h x w) -> SR Y (N x 1 x 2h x 2w), [0, 1] units."""
         f0 = F.relu(self.head(y))
         feats = {"F0": f0}
         for i, cell in enumerate(self.cells):
             feats[f"c{i}"] = cell(self._cat(feats, self.sources[i]))
         t = F.relu(self.tail(self._cat(feats, self.tail_sources))) + f0
-        y_sr = self.yout(depth_to_space(t, 2))
+        return self.yout(depth_to_space(t, 2))
+
+    def colour(self, y_sr: torch.Tensor, pbpr: torch.Tensor) -> torch.Tensor:
+        """The graph's fixed colour transform: SR Y and upscaled PbPr -> RGB [0, 1], clipped."""
         ycc = torch.cat([255 * y_sr, (pbpr + 0.5) * 255], dim=1)
         rgb = F.conv2d(ycc, self.colour_weight, self.colour_bias)
         return rgb.clamp(0, 255) / 255
