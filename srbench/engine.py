@@ -122,10 +122,13 @@ def resolve_metrics(metrics, card) -> list[str]:
 def make_plan(model, dataset, scale: int | None = None, *, protocol: str | None = None, metrics=None,
               data_root=None, device: str = "cpu", precision: str = "fp32", tile: int | None = None,
               tile_overlap: int = 0, limit: int | None = None, label: str | None = None, io=None,
-              source: Source | None = None, lr_cache_dir=None, images_dir=None, only: set | None = None) -> Plan:
+              source: Source | None = None, lr_cache_dir=None, images_dir=None, only: set | None = None,
+              calibration: dict | None = None) -> Plan:
     """Resolve and check everything a run needs, without running a model (see the module docstring).
 
-    ``only``: evaluate just these images of the set (file names); the result is then a subset."""
+    ``only``: evaluate just these images of the set (file names); the result is then a subset.
+    ``precision="int8"``: post-training static quantisation, calibrated as ``calibration`` says
+    (``set``, ``images``, ``backend``; defaults in :data:`CALIBRATION`)."""
     from .datasets import open_dataset
     from .inference import PRECISIONS, resolve_device
 
@@ -134,8 +137,8 @@ def make_plan(model, dataset, scale: int | None = None, *, protocol: str | None 
     card = source.card
     scale = resolve_scale(card, scale)
     proto = resolve_protocol(protocol, card)
-    if precision not in PRECISIONS:
-        raise SrbenchError(f"unknown precision '{precision}'; use one of {', '.join(PRECISIONS)}")
+    if precision not in (*PRECISIONS, "int8"):
+        raise SrbenchError(f"unknown precision '{precision}'; use one of {', '.join(PRECISIONS)}, int8")
     if tile is not None and (tile <= 0 or tile_overlap < 0):
         raise SrbenchError("--tile must be positive and --tile-overlap non-negative")
     dev = str(resolve_device(device))
@@ -144,6 +147,8 @@ def make_plan(model, dataset, scale: int | None = None, *, protocol: str | None 
     pipeline.check_compatible(proto, source.io, specs, source.label, model=not source.provides_sr)
 
     ds = open_dataset(dataset, data_root) if isinstance(dataset, str) else dataset
+    if precision == "int8":
+        source = _quantized(source, proto, scale, ds, data_root, calibration or {})
     if limit is not None:
         if limit <= 0:
             raise SrbenchError(f"--limit must be a positive number of images, got {limit}")
@@ -193,6 +198,40 @@ def make_plan(model, dataset, scale: int | None = None, *, protocol: str | None 
                 identity, key, unavailable, assets, ds.verify(),
                 lr_cache_dir=None if lr_cache_dir is None else str(lr_cache_dir),
                 images_dir=None if images_dir is None else str(images_dir))
+
+
+# int8 calibration by default: the embedded demo set (offline, never a benchmark set), all 5 photos,
+# their LR centre-cropped to 128 x 128, torch.ao's x86 backend.
+CALIBRATION = {"set": "demo", "images": 5, "crop": 128, "backend": "x86"}
+
+
+def _quantized(source: Source, proto: Protocol, scale: int, ds, data_root, calibration: dict) -> Source:
+    """``source`` quantised to int8 (once here, so a model that cannot be quantised fails before any image)."""
+    from .datasets import open_dataset
+    from .sources import CardSource, ModuleSource, QuantizedSource
+
+    unknown = sorted(set(calibration) - set(CALIBRATION))
+    if unknown:
+        raise SrbenchError(f"unknown calibration setting(s) {', '.join(unknown)}; known: {', '.join(CALIBRATION)}")
+    cal = {**CALIBRATION, **{k: v for k, v in calibration.items() if v is not None}}
+    if not isinstance(source, (CardSource, ModuleSource)):
+        raise SrbenchError(f"--precision int8 quantises torch models (zoo cards, card files, modules); "
+                           f"'{source.label}' is not one")
+    calib_set = open_dataset(cal["set"], data_root)
+    if calib_set.card.name == ds.card.name:
+        raise SrbenchError(f"the int8 calibration set must not be the evaluated set ({ds.card.name}); "
+                           "choose another with --calibration-set")
+    if not 1 <= int(cal["images"]) <= len(calib_set.samples):
+        raise SrbenchError(f"--calibration-images must be 1..{len(calib_set.samples)} for {calib_set.card.name}")
+    samples = calib_set.samples[:int(cal["images"])]
+    inputs = pipeline.calibration_inputs(proto, source.io, samples, scale, int(cal["crop"]))
+    quantized = QuantizedSource(source.label, source.io, source.card, base=source, backend=cal["backend"],
+                                calibration={"set": calib_set.card.name, "images": [s.name for s in samples],
+                                             "fingerprint": calib_set.fingerprint(samples, scale, False),
+                                             "crop": int(cal["crop"])},
+                                inputs=inputs)
+    quantized.build(scale)  # the recipe, and a clear error now for a model that cannot be quantised
+    return quantized
 
 
 def _check_unique_names(samples, ds) -> None:
@@ -376,6 +415,7 @@ def aggregate(plan: Plan, records: list[dict], started: float | None = None, com
             "tile_overlap": plan.tile_overlap if plan.tile else None,
             "io": plan.source.io.to_dict(),
             "weights": plan.source.weights(plan.scale),
+            "quantization": getattr(plan.source, "recipe", None),
             "metric_assets": plan.metric_assets,
             "dataset": {"root": str(ds.root), "layout": ds.layout, "n_images": len(ds.samples), "limit": plan.limit,
                         "complete": len(records) == len(ds.samples),

@@ -301,6 +301,29 @@ def super_resolve(protocol: Protocol, io: IOConvention, runner, lr: np.ndarray, 
     return _quantize(_finite(sr255, name), protocol.sr_rounding), dt
 
 
+def calibration_inputs(protocol: Protocol, io: IOConvention, samples, scale: int, crop: int) -> list:
+    """LR tensors of ``samples`` as the model would receive them under ``protocol`` (N x C x h x w in
+    its units; Y models get the Y), centre-cropped to at most ``crop`` x ``crop``: int8 calibration data."""
+    import torch
+
+    out = []
+    div = 255.0 / io.value_range
+    for sample in samples:
+        loaded = load(protocol, sample, scale, io.same_size)
+        lr, _ = make_lr(protocol, loaded, sample, scale, io.same_size)
+        if protocol.space == "y":
+            x = lr[..., None]
+        elif io.colour == "y":
+            x = lr[..., :1] if loaded.gray and protocol.gray == "as-y" else rgb_to_ycbcr(lr)[..., :1]
+        else:
+            x = lr.astype(np.float64)
+        h, w = x.shape[:2]
+        top, left = max(0, (h - crop) // 2), max(0, (w - crop) // 2)
+        x = x[top:top + crop, left:left + crop] / div
+        out.append(torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32))[None])
+    return out
+
+
 def _finite(x: np.ndarray, name: str) -> np.ndarray:
     if not np.isfinite(x).all():
         bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))

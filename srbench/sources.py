@@ -21,12 +21,10 @@ from .pipeline import IOConvention
 IO_KEYS = {"colour": str, "value_range": int, "same_size": bool}
 
 
-def parse_io(text: str | dict | IOConvention | None, default: IOConvention) -> IOConvention:
-    """An I/O convention from ``colour=y,value_range=255,same_size=true`` (CLI), a dict or itself."""
+def io_items(text: str | dict | None) -> dict:
+    """The I/O settings given explicitly: ``colour=y,value_range=255,same_size=true`` (CLI) or a dict."""
     if text is None:
-        return default
-    if isinstance(text, IOConvention):
-        return text
+        return {}
     items = dict(text) if isinstance(text, dict) else {}
     if isinstance(text, str):
         for part in (p for p in text.split(",") if p.strip()):
@@ -34,7 +32,7 @@ def parse_io(text: str | dict | IOConvention | None, default: IOConvention) -> I
             if not sep:
                 raise SrbenchError(f"bad --io '{text}': use key=value pairs, e.g. colour=y,value_range=255")
             items[key.strip()] = value.strip()
-    out = default.to_dict()
+    out = {}
     for key, value in items.items():
         if key not in IO_KEYS:
             raise SrbenchError(f"unknown I/O setting '{key}'; known: {', '.join(IO_KEYS)}")
@@ -47,7 +45,14 @@ def parse_io(text: str | dict | IOConvention | None, default: IOConvention) -> I
                 raise SrbenchError(f"I/O setting {key} must be an integer, got '{value}'")
             value = int(value)
         out[key] = value
-    return IOConvention(**out)
+    return out
+
+
+def parse_io(text: str | dict | IOConvention | None, default: IOConvention) -> IOConvention:
+    """An I/O convention: ``default`` with the settings of ``text`` (see :func:`io_items`)."""
+    if isinstance(text, IOConvention):
+        return text
+    return IOConvention(**{**default.to_dict(), **io_items(text)})
 
 
 def module_fingerprint(module) -> str:
@@ -79,7 +84,7 @@ class Source:
     def identity(self) -> dict:
         raise NotImplementedError
 
-    def build(self, scale: int):
+    def build(self, scale: int, device: str = "cpu"):
         """The torch module or callable (in the process that runs images)."""
         raise NotImplementedError
 
@@ -96,7 +101,7 @@ class CardSource(Source):
         return {"kind": "card", "name": c.name, "builder": c.builder, "arch": c.arch,
                 "weights_sha256": {k: a.sha256 for k, a in sorted(c.weights.items())}}
 
-    def build(self, scale: int):
+    def build(self, scale: int, device: str = "cpu"):
         from .models import build_model
 
         return build_model(self.card, scale)
@@ -118,7 +123,7 @@ class ModuleSource(Source):
         return {"kind": "module", "class": f"{type(self.module).__module__}.{type(self.module).__qualname__}",
                 "builder": self.builder, "fingerprint": self.fingerprint}
 
-    def build(self, scale: int):
+    def build(self, scale: int, device: str = "cpu"):
         return copy.deepcopy(self.module).eval()  # never change the caller's module (mode, device)
 
 
@@ -132,7 +137,7 @@ class CallableSource(Source):
         fn = self.fn
         return {"kind": "callable", "name": f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__name__)}"}
 
-    def build(self, scale: int):
+    def build(self, scale: int, device: str = "cpu"):
         return self.fn
 
 
@@ -149,6 +154,67 @@ class FolderSource(Source):
         for name in sorted(self.files):
             h.update(name.encode() + b"\0" + _file_sha256(self.files[name]).encode())
         return {"kind": "sr-folder", "label": self.label, "fingerprint": h.hexdigest()}
+
+
+@dataclass
+class OnnxSource(Source):
+    """An ONNX SR model run by onnxruntime (optional extra ``srbench[onnx]``); its I/O convention comes
+    from the file's srbench metadata (``srbench export``) or the caller (``--io``)."""
+
+    path: str = ""
+    convention: dict = field(default_factory=dict)  # the caller's: colour, input_range, same_size
+
+    def identity(self) -> dict:
+        return {"kind": "onnx", "sha256": _file_sha256(self.path), "convention": self.convention}
+
+    def build(self, scale: int, device: str = "cpu"):
+        from .engine import EVAL_THREADS
+        from .models.onnx_model import OnnxSR
+
+        return OnnxSR(self.path, scale=scale, device=device, threads=EVAL_THREADS, **self.convention)
+
+    def weights(self, scale: int) -> dict | None:
+        import onnxruntime
+
+        return {"file": Path(self.path).name, "sha256": _file_sha256(self.path), "runtime": "onnxruntime",
+                "onnxruntime": onnxruntime.__version__}
+
+
+@dataclass
+class QuantizedSource(Source):
+    """Another source's torch module, post-training int8 quantised (:func:`srbench.quantize.quantize_int8`)
+    on calibration inputs of a named set; quantised once per process, deterministically."""
+
+    base: Source = None
+    backend: str = "x86"
+    calibration: dict = field(default_factory=dict)  # set, images, fingerprint, crop
+    inputs: list = field(default_factory=list, repr=False)  # the calibration tensors
+    recipe: dict = field(default_factory=dict, repr=False)
+    _model: object = field(default=None, repr=False)
+
+    def identity(self) -> dict:
+        return {"kind": "int8", "base": self.base.identity(), "backend": self.backend, "per_channel": True,
+                "calibration": self.calibration}
+
+    def build(self, scale: int, device: str = "cpu"):
+        import torch
+
+        from .quantize import quantize_int8
+
+        if device != "cpu":
+            raise SrbenchError("an int8 model runs on the CPU: use --device cpu")
+        if self._model is None:
+            module = self.base.build(scale, device)
+            if not isinstance(module, torch.nn.Module):
+                raise SrbenchError(f"model '{self.label}' is not a torch module: int8 quantises torch modules")
+            self._model, self.recipe = quantize_int8(module, self.inputs, backend=self.backend)
+        return self._model
+
+    def weights(self, scale: int) -> dict | None:
+        return self.base.weights(scale)
+
+    def __getstate__(self):  # the quantised module does not pickle: each process quantises again
+        return {**self.__dict__, "_model": None}
 
 
 def _file_sha256(path) -> str:
@@ -196,7 +262,9 @@ def resolve_source(model, scale: int | None, label: str | None = None, io=None) 
             names = ", ".join(c.name for c in read_card_file(path))
             raise SrbenchError(f"{path} holds the models {names or 'none'}: name one as {path}#NAME")
         return _with_label(from_card(cards[0]), label, io)
-    if ":" in text and not text.lower().startswith(("onnx:",)):
+    if text.lower().startswith("onnx:"):
+        return _from_onnx(text.split(":", 1)[1], scale, label, io)
+    if ":" in text:
         return _from_builder(text, scale, label, io)
     return _with_label(from_card(get_card(text)), label, io)
 
@@ -222,6 +290,29 @@ def _from_builder(spec: str, scale: int | None, label: str | None, io) -> Source
     if isinstance(src, ModuleSource):
         src.builder = spec
     return src
+
+
+def _from_onnx(path: str, scale: int | None, label: str | None, io) -> OnnxSource:
+    """``onnx:PATH``: the convention from the file's metadata, overridden by ``io`` (colour,
+    value_range = the file's input range, same_size)."""
+    from .models.onnx_model import read_metadata
+
+    if not path or not Path(path).is_file():
+        raise SrbenchError(f"onnx:{path}: no such file")
+    meta = read_metadata(path)
+    given = io_items(io)
+    conv = {k: given[g] for k, g in (("colour", "colour"), ("input_range", "value_range"), ("same_size", "same_size"))
+            if g in given}
+    colour = conv.get("colour", meta.get("colour"))
+    if colour is None:
+        raise SrbenchError(f"{path} has no srbench metadata (not written by srbench export): give its convention "
+                           "with --io colour=rgb|y,value_range=1|255,same_size=true|false")
+    same = conv.get("same_size", meta.get("same_size", "false").lower() == "true")
+    if scale is not None and meta.get("scale") is not None and int(meta["scale"]) != scale:
+        raise SrbenchError(f"{path} is an x{meta['scale']} model (its metadata); --scale {scale} does not fit")
+    name = label or f"{Path(path).stem}.onnx"  # never a zoo name: its results are the ONNX file's
+    # the runner gets [0, 1] values whatever the file's range: OnnxSR scales in and out
+    return OnnxSource(name, IOConvention(colour=colour, same_size=same), None, str(Path(path).resolve()), conv)
 
 
 def folder_source(sr_dir, samples, scale: int, label: str | None, allow_missing: bool) -> FolderSource:
@@ -327,9 +418,10 @@ class ArrayRunner:
 def make_runner(source: Source, scale: int, device: str, precision: str, tile, tile_overlap: int):
     import torch
 
-    built = source.build(scale)
+    built = source.build(scale, device)
     if isinstance(built, torch.nn.Module) and not source.io.array:
-        return TensorRunner(built, source.io, device, precision, tile, tile_overlap)
+        # an int8 model takes float32 input: its precision is in the module
+        return TensorRunner(built, source.io, device, "fp32" if precision == "int8" else precision, tile, tile_overlap)
     if precision != "fp32" or tile:
         raise SrbenchError(f"model '{source.label}' is a callable: --precision and --tile apply to torch modules only")
     return ArrayRunner(built, source.io, source.label)

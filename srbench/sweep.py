@@ -10,6 +10,7 @@ A plan file (validated; unknown keys are errors)::
     scales = "supported"                      # or a list; "supported" = every scale a model has
     protocols = ["matlab", "paper"]           # "paper" = each model's own protocol
     metrics = ["psnr", "ssim", "lpips", "niqe"]
+    precision = "fp32"                        # or fp16, bf16, int8 (with calibration = {set, images, backend})
 
     [leaderboard]                             # optional, after the runs: srbench leaderboard
     out = "leaderboards"
@@ -43,7 +44,7 @@ from .errors import SrbenchError
 
 log = logging.getLogger(__name__)
 
-RUN_KEYS = {"models", "sets", "scales", "protocols", "metrics", "limit"}
+RUN_KEYS = {"models", "sets", "scales", "protocols", "metrics", "limit", "precision", "calibration"}
 TOP_KEYS = {"out", "runs", "leaderboard", "baseline", "compare_visual", "data_root"}
 LEADERBOARD_KEYS = {"out", "plots"}
 BASELINE_KEYS = {"out", "dataset", "protocol", "precision"}
@@ -133,6 +134,7 @@ def expand(sweep: SweepPlan, data_root=None) -> list:
                     for protocol in r.get("protocols", [None]):
                         p = make_plan(model, ds, scale, protocol=protocol, metrics=r.get("metrics"),
                                       data_root=data_root or sweep.data_root, limit=r.get("limit"),
+                                      precision=r.get("precision", "fp32"), calibration=r.get("calibration"),
                                       lr_cache_dir=lr_cache_dir())
                         cell = (p.label, p.dataset.card.name, scale, p.protocol.key, p.precision)
                         if cell in seen:

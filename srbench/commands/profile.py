@@ -78,7 +78,7 @@ def _parse_size(value: str) -> tuple[int, int]:
     return int(m.group(2)), int(m.group(1))  # (height, width)
 
 
-def _set_inputs(card, scale: int, name: str, data_root, limit, dtype) -> list:
+def _set_inputs(card, scale: int, name: str, data_root, limit, dtype) -> list:  # card: .colour, .same_size
     """LR tensors of a set as the canonical protocol makes them (the pipeline's HR and LR; a same-size
     model gets the HR itself); Y models get MATLAB Y / 255."""
     import numpy as np
@@ -201,12 +201,82 @@ def _runtime_rows(docs, raw):
     return cols, rows
 
 
+def _onnx_doc(name: str, scale: int, args) -> dict:
+    """An ONNX model: params = the graph's initializer elements (no Mult-Adds), and its runtime."""
+    import math
+
+    import onnx
+    import torch
+
+    from ..complexity import weight_bytes
+    from ..models.onnx_model import OnnxSR
+
+    path = name.split(":", 1)[1]
+    model = OnnxSR(path, scale=scale, device=args.device if args.runtime or args.memory else "cpu", threads=args.threads)
+    params = sum(math.prod(t.dims) for t in onnx.load(path, load_external_data=False).graph.initializer)
+    doc = {"model": name, "scale": scale, "params": params, "weight_bytes": weight_bytes(params),
+           "input_channels": model.channels, "provenance": model.provenance(),
+           "notes": "ONNX graph: params = initializer elements; Mult-Adds and FLOPs are not counted"}
+    if args.runtime or args.memory:
+        from ..runtime import cpu_peak_memory, time_set
+
+        if args.dataset:
+            inputs = _set_inputs(model, scale, args.dataset, args.data_root, args.limit, torch.float32)
+            what = f"{args.dataset} ({len(inputs)} images)"
+        else:
+            h, w = _parse_size(args.input) if args.input else (48, 48)
+            inputs, what = [_random_input(model.channels, h, w, torch.float32)], f"random {w}x{h}"
+        methods = ("ntire", "clean") if args.runtime_method == "both" else (args.runtime_method,)
+        doc["runtime"] = [{"input": what, **time_set(model, inputs, args.device, m, args.threads)} for m in methods]
+        if args.memory and doc["runtime"][0]["environment"]["device"] == "cpu":
+            peak, kind = cpu_peak_memory(model, inputs)
+            for r in doc["runtime"]:
+                r.update(peak_memory_mib=peak, memory_kind=kind)
+    return doc
+
+
+def _run_onnx(names: list[str], args) -> int:
+    scales = parse_scales(args.scale)
+    if len(scales) != 1:
+        raise SrbenchError("an ONNX model is profiled at one --scale (its own)")
+    if args.runtime or args.memory:
+        from ..inference import resolve_device
+
+        args.device = str(resolve_device(args.device))
+    docs = [_onnx_doc(n, scales[0], args) for n in names]
+    if args.format == "json":
+        print(render([], "json", json_doc=docs))
+        return 0
+    raw = args.format == "csv"
+    rows = [{"model": d["model"], "scale": d["scale"], "params": d["params"] if raw else _n(d["params"]),
+             "weights fp32/fp16/int8 (MB)": " / ".join(_mb(d["weight_bytes"][k]) for k in ("fp32", "fp16", "int8"))}
+            for d in docs]
+    print(render(rows, args.format))
+    if any("runtime" in d for d in docs):
+        print()
+        cols, rt_rows = _runtime_rows(docs, raw)
+        print(render(rt_rows, args.format, columns=cols))
+        if args.format == "table":
+            _print_runtime_notes(docs)
+    if args.format == "table":
+        for d in docs:
+            p = d["provenance"]
+            print(f"note ({d['model']}): {d['notes']}; onnxruntime {p['onnxruntime']}, {', '.join(p['providers_active'])}")
+    return 0
+
+
 def run(args) -> int:
     from ..complexity import CONVENTIONS, FLOPS_RULE, MACS_RULE, NTIRE_CONVENTIONS, profile
     from ..models import get_card, with_arch
 
+    names = split_list(args.model, "--model")
+    onnx_names = [n for n in names if n.lower().startswith("onnx:")]
+    if onnx_names:
+        if len(onnx_names) != len(names) or args.arch:
+            raise SrbenchError("profile ONNX models (onnx:PATH) apart from zoo models, without --arch")
+        return _run_onnx(onnx_names, args)
     overrides = parse_arch(args.arch)
-    cards = [with_arch(get_card(m), overrides) for m in split_list(args.model)]
+    cards = [with_arch(get_card(m), overrides) for m in names]
     scales = parse_scales(args.scale)
     if args.limit is not None and (args.limit < 1 or not args.dataset):
         raise SrbenchError("--limit N needs --set and N >= 1")

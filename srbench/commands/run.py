@@ -22,7 +22,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                       "or paper (the model's own); default: the card's, else matlab")
     p.add_argument("--data-root", help="folder holding the sets (default: $SRBENCH_DATA, else $SRBENCH_HOME/datasets)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"), help="inference precision (recorded)")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16", "int8"),
+                   help="inference precision (recorded; int8: post-training static quantisation on the CPU)")
+    p.add_argument("--calibration-set", help="int8: the set whose LR calibrates the quantisation (default demo; "
+                   "never the evaluated set)")
+    p.add_argument("--calibration-images", type=int, help="int8: how many of its images (default 5)")
+    p.add_argument("--quant-backend", choices=("x86", "qnnpack"), help="int8: torch.ao backend (default x86: 7-bit "
+                   "activations, the same result on every x86 CPU; qnnpack: 8-bit, more accurate)")
     p.add_argument("--tile", type=int, help="run the model on LR tiles of this many pixels")
     p.add_argument("--tile-overlap", type=int, default=16, help="context pixels around each tile (default 16)")
     p.add_argument("--io", help="I/O convention of a module:builder model: colour=rgb|y,value_range=1|255,same_size=true|false")
@@ -43,6 +49,9 @@ def make_plans(args) -> list:
     models, sets, scales = split_list(args.model, "--model"), split_list(args.sets, "--set"), parse_scales(args.scale)
     metrics = split_list(args.metrics, "--metrics") if args.metrics is not None else None
     limit = parse_limit(args.limit)
+    calibration = {"set": args.calibration_set, "images": args.calibration_images, "backend": args.quant_backend}
+    if args.precision != "int8" and any(v is not None for v in calibration.values()):
+        raise SrbenchError("--calibration-set, --calibration-images and --quant-backend go with --precision int8")
     images_dir = None
     if args.save_images:
         from pathlib import Path
@@ -69,7 +78,8 @@ def make_plans(args) -> list:
                 plans.append(make_plan(model, ds, scale, protocol=protocol, metrics=metrics, data_root=args.data_root,
                                        device=args.device, precision=args.precision, tile=args.tile,
                                        tile_overlap=args.tile_overlap, limit=limit, source=source,
-                                       lr_cache_dir=lr_cache_dir(), images_dir=images_dir))
+                                       lr_cache_dir=lr_cache_dir(), images_dir=images_dir,
+                                       calibration=calibration))
     for note in dict.fromkeys(notes):  # said once everything is known to be valid
         log.info("%s", note)
     return plans
