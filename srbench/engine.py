@@ -205,6 +205,9 @@ def make_plan(model, dataset, scale: int | None = None, *, protocol: str | None 
 CALIBRATION = {"set": "demo", "images": 5, "crop": 128, "backend": "x86"}
 
 
+_QUANTIZED: OrderedDict = OrderedDict()  # the same model, protocol, scale and calibration: quantised once
+
+
 def _quantized(source: Source, proto: Protocol, scale: int, ds, data_root, calibration: dict) -> Source:
     """``source`` quantised to int8 (once here, so a model that cannot be quantised fails before any image)."""
     from .datasets import open_dataset
@@ -224,14 +227,19 @@ def _quantized(source: Source, proto: Protocol, scale: int, ds, data_root, calib
     if not 1 <= int(cal["images"]) <= len(calib_set.samples):
         raise SrbenchError(f"--calibration-images must be 1..{len(calib_set.samples)} for {calib_set.card.name}")
     samples = calib_set.samples[:int(cal["images"])]
-    inputs = pipeline.calibration_inputs(proto, source.io, samples, scale, int(cal["crop"]))
-    quantized = QuantizedSource(source.label, source.io, source.card, base=source, backend=cal["backend"],
-                                calibration={"set": calib_set.card.name, "images": [s.name for s in samples],
-                                             "fingerprint": calib_set.fingerprint(samples, scale, False),
-                                             "crop": int(cal["crop"])},
-                                inputs=inputs)
-    quantized.build(scale)  # the recipe, and a clear error now for a model that cannot be quantised
-    return quantized
+    calib = {"set": calib_set.card.name, "images": [s.name for s in samples],
+             "fingerprint": calib_set.fingerprint(samples, scale, False), "crop": int(cal["crop"])}
+    key = identity_key({"model": source.identity(), "protocol": proto.to_dict(), "scale": scale,
+                        "backend": cal["backend"], "calibration": calib})
+    if key not in _QUANTIZED:
+        inputs = pipeline.calibration_inputs(proto, source.io, samples, scale, int(cal["crop"]))
+        quantized = QuantizedSource(source.label, source.io, source.card, base=source, backend=cal["backend"],
+                                    calibration=calib, inputs=inputs)
+        quantized.build(scale)  # the recipe, and a clear error now for a model that cannot be quantised
+        while len(_QUANTIZED) >= 4:
+            _QUANTIZED.popitem(last=False)
+        _QUANTIZED[key] = quantized
+    return _QUANTIZED[key]
 
 
 def _check_unique_names(samples, ds) -> None:
