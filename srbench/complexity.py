@@ -30,6 +30,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
+from .counting import PROBE as _PROBE
+from .counting import fit_at_size, meta_copy
 from .errors import SrbenchError
 
 HR720 = (720, 1280)  # (height, width) of the HR output
@@ -52,7 +54,6 @@ MACS_RULE = ("learnable conv/depthwise/grouped conv weights only, k*k*Cin/groups
 FLOPS_RULE = ("torch.utils.flop_counter.FlopCounterMode as is: 2 x MACs, transposed conv per input pixel, "
               "fixed convs included, ops outside torch invisible")
 
-_PROBE = 8  # probe sizes (8|16) x (8|16): multiples of 4 (IMDN-AS) and cheap on CPU
 _CONV_OPS = (torch.ops.aten.convolution, torch.ops.aten._convolution)
 
 
@@ -64,16 +65,6 @@ def _counted(module: torch.nn.Module) -> list[torch.nn.Parameter]:
     params = list(module.parameters())  # shared parameters (CARN-M) appear once
     trainable = [p for p in params if p.requires_grad]
     return trainable if trainable else params
-
-
-def meta_copy(module: torch.nn.Module) -> torch.nn.Module:
-    """A copy of ``module`` on the ``meta`` device (shapes, no data, nothing cloned): for counts that
-    depend on shapes only."""
-    memo = {}
-    for t in list(module.parameters()) + list(module.buffers()):
-        meta = t.to("meta")
-        memo[id(t)] = nn.Parameter(meta, requires_grad=t.requires_grad) if isinstance(t, nn.Parameter) else meta
-    return copy.deepcopy(module, memo)
 
 
 def count_params(module: torch.nn.Module) -> int:
@@ -140,27 +131,6 @@ def _used_params(module, ran) -> int:
     counted = {id(p) for p in _counted(module)}
     used = {id(p): p for m in ran for p in m.parameters(recurse=False) if id(p) in counted}
     return sum(p.numel() for p in used.values())
-
-
-def fit_at_size(count_fn, height, width, probe: int = _PROBE) -> tuple[tuple[int, ...], bool, dict]:
-    """Evaluate integer counts ``count_fn(h, w) -> (c0, c1, ...)`` at ``height x width`` (may be fractional).
-
-    Each count is taken at probes (p|2p) x (p|2p) and fitted exactly as a*h*w + b*h + c*w + d.
-    Returns (the counts at the size, per_pixel: True when b = c = d = 0 for all, the probe results).
-    """
-    counts = {(h, w): count_fn(h, w) for h in (probe, 2 * probe) for w in (probe, 2 * probe)}
-    h0, w0, h1, w1 = probe, probe, 2 * probe, 2 * probe
-    H, W = Fraction(height), Fraction(width)
-    out, per_pixel = [], True
-    for i in range(len(counts[(h0, w0)])):
-        f00, f10, f01, f11 = (counts[k][i] for k in ((h0, w0), (h1, w0), (h0, w1), (h1, w1)))
-        a = Fraction(f11 - f10 - f01 + f00, (h1 - h0) * (w1 - w0))
-        b = Fraction(f10 - f00, h1 - h0) - a * w0
-        c = Fraction(f01 - f00, w1 - w0) - a * h0
-        d = f00 - a * h0 * w0 - b * h0 - c * w0
-        per_pixel &= b == c == d == 0
-        out.append(round(a * H * W + b * H + c * W + d))
-    return tuple(out), per_pixel, counts
 
 
 def count_ops(module: torch.nn.Module, height, width, channels: int = 3, dtype: torch.dtype = torch.float32,

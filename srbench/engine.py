@@ -23,6 +23,7 @@ from pathlib import Path
 
 from . import pipeline
 from .errors import AssetMissingError, SrbenchError
+from .inference import EVAL_THREADS
 from .metrics import build_metric, get_metric
 from .protocols import CANONICAL, Protocol, get_protocol
 from .results import SCHEMA_VERSION, ResultStore, environment, identity_key, result_stem
@@ -31,9 +32,6 @@ from .sources import Source, make_runner, resolve_source
 log = logging.getLogger(__name__)
 
 DEFAULT_METRICS = ("psnr", "ssim")
-# Torch threads per process while images are evaluated: fixed, because float32 convolutions give
-# last-bit differences between thread counts, and values must not depend on --workers.
-EVAL_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -527,7 +525,7 @@ def run_plan(plan: Plan, *, out_dir=None, resume: bool = False, executor=None, o
 def _run(plan: Plan, samples: list, executor, shard_size, on_images, journal) -> list[dict]:
     out: list[dict] = []
     size = shard_size or executor.shard_size(len(samples), plan.device)
-    for recs in executor.map(plan, shards(samples, size)):
+    for recs in executor.map(evaluate_shard, plan, shards(samples, size)):
         if journal is not None:
             journal.append(recs)
         out.extend(recs)

@@ -1,4 +1,5 @@
-"""Executors map the per-image unit (:func:`srbench.engine.evaluate_shard`) over shards of images.
+"""Executors map a per-image unit ``unit(plan, samples) -> records`` (the engine passes
+:func:`srbench.engine.evaluate_shard`) over shards of images.
 
 They never write results: the caller is the one writer of journals and result files, so Ctrl-C,
 ``--resume`` and locking behave the same whatever runs the images.
@@ -6,13 +7,20 @@ They never write results: the caller is the one writer of journals and result fi
 - ``local``: in this process, shard after shard.
 - ``process``: a pool of worker processes on this machine (spawned, so no state is inherited; each
   evaluates with a fixed torch thread count, so values equal the in-process ones bit for bit).
-- ``ray``: tasks on a Ray cluster (:mod:`srbench.ray_executor`, optional extra ``srbench[ray]``).
+- ``ray``: (plan, image-shard) tasks on a Ray cluster (optional extra ``srbench[ray]``). The plan goes
+  to the object store once per plan; each shard is one task with ``num_cpus=1`` (and ``num_gpus=1``
+  when the plan runs on CUDA). Images are read by the workers from the paths the driver sees (a shared
+  filesystem), or, with ``ship_images``, sent through the object store and written to a temporary
+  folder on the worker. A worker that dies has its task retried by Ray (``max_retries``); the driver
+  receives each shard's records once, so nothing is lost or counted twice.
 """
 
 from __future__ import annotations
 
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import replace
+from pathlib import Path
 
 from .errors import SrbenchError
 
@@ -37,11 +45,9 @@ class LocalExecutor:
     def shard_size(self, n_images: int, device: str = "cpu") -> int:
         return shard_size(device)
 
-    def map(self, plan, shards):
-        from .engine import evaluate_shard
-
+    def map(self, unit, plan, shards):
         for shard in shards:
-            yield evaluate_shard(plan, shard)
+            yield unit(plan, shard)
 
     def close(self) -> None:
         pass
@@ -80,10 +86,8 @@ class ProcessExecutor:
     def shard_size(self, n_images: int, device: str = "cpu") -> int:
         return shard_size(device)
 
-    def map(self, plan, shards):
+    def map(self, unit, plan, shards):
         """Records of each shard as it completes (not in order); at most 2 shards queued per worker."""
-        from .engine import evaluate_shard
-
         from concurrent.futures.process import BrokenProcessPool
 
         _check_picklable(plan)
@@ -91,7 +95,7 @@ class ProcessExecutor:
         todo = iter(shards)
         try:
             for shard in todo:
-                pending.add(self.pool.submit(evaluate_shard, plan, shard))
+                pending.add(self.pool.submit(unit, plan, shard))
                 if len(pending) >= 2 * self.workers:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for f in done:
@@ -121,6 +125,105 @@ def _check_picklable(plan) -> None:
                            "level or use workers=1 (--workers 1)") from None
 
 
+# ---------------------------------------------------------------------------------------------
+# Ray
+
+MAX_RETRIES = 3
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise SrbenchError("--executor ray needs Ray: pip install 'srbench[ray]' (ray==2.60.0)") from None
+    return ray
+
+
+def _task(unit, plan, shard, files):
+    """The task body: the per-image unit, with shipped files materialised locally when given."""
+    import tempfile
+
+    if not files:
+        return unit(plan, shard)
+    with tempfile.TemporaryDirectory(prefix="srbench-ray-") as tmp:
+        local = {}
+        for i, (path, data) in enumerate(files.items()):
+            dst = Path(tmp) / f"{i}_{Path(path).name}"
+            dst.write_bytes(data)
+            local[path] = dst
+        shard = [replace(s, hr_path=local[str(s.hr_path)],
+                         lr_paths={k: local[str(v)] for k, v in s.lr_paths.items() if str(v) in local})
+                 for s in shard]
+        if plan.source.provides_sr:
+            plan = replace(plan, source=replace(plan.source, files={
+                k: local[str(v)] for k, v in plan.source.files.items() if str(v) in local}))
+        return unit(plan, shard)
+
+
+class RayExecutor:
+    name = "ray"
+
+    def __init__(self, address: str | None = None, workers: int | None = None, ship_images: bool = False):
+        ray = _import_ray()
+        self.ray = ray
+        self.ship_images = ship_images
+        self._started = False
+        if not ray.is_initialized():
+            kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+            try:
+                if address:
+                    ray.init(address=address, **kwargs)
+                else:  # a local cluster of this machine's cores
+                    ray.init(num_cpus=workers or os.cpu_count(), **kwargs)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise SrbenchError(f"cannot start or reach the Ray cluster at {address or 'this machine'}: {exc}") from None
+            self._started = True
+        self.workers = int(ray.cluster_resources().get("CPU", 1))
+        self._remote = ray.remote(max_retries=MAX_RETRIES)(_task)
+        self._plan_refs: dict[str, object] = {}
+
+    def shard_size(self, n_images: int, device: str = "cpu") -> int:
+        return shard_size(device)
+
+    def _files(self, plan, shard) -> dict:
+        if not self.ship_images:
+            return {}
+        paths = [s.hr_path for s in shard] + [p for s in shard for p in s.lr_paths.values()]
+        if plan.source.provides_sr:
+            paths += [plan.source.files[s.name] for s in shard]
+        return {str(p): Path(p).read_bytes() for p in paths}
+
+    def map(self, unit, plan, shards):
+        ray = self.ray
+        ref = self._plan_refs.get(plan.run_id)
+        if ref is None:
+            _check_picklable(plan)
+            ref = self._plan_refs[plan.run_id] = ray.put(plan)
+        options = {"num_cpus": 1, "num_gpus": 1 if plan.device.startswith("cuda") else 0}
+        pending = [self._remote.options(**options).remote(unit, ref, shard, self._files(plan, shard)) for shard in shards]
+        try:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                try:
+                    yield ray.get(done[0])
+                except ray.exceptions.RayTaskError as exc:
+                    cause = getattr(exc, "cause", None)
+                    if isinstance(cause, SrbenchError):  # the unit's own one-line error
+                        raise SrbenchError(str(cause)) from None
+                    raise
+                except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as exc:
+                    raise SrbenchError(f"a Ray worker died {MAX_RETRIES + 1} times on one shard ({type(exc).__name__}); "
+                                       "rerun with --resume to continue") from None
+        finally:
+            for r in pending:
+                ray.cancel(r)
+
+    def close(self) -> None:
+        self._plan_refs.clear()
+        if self._started:
+            self.ray.shutdown()
+
+
 def make_executor(kind: str = "local", workers: int | None = None, ray_address: str | None = None,
                   ship_images: bool = False):
     if kind == "local" or (kind == "process" and workers == 1):
@@ -128,7 +231,5 @@ def make_executor(kind: str = "local", workers: int | None = None, ray_address: 
     if kind == "process":
         return ProcessExecutor(workers or usable_cores())
     if kind == "ray":
-        from .ray_executor import RayExecutor
-
         return RayExecutor(address=ray_address, workers=workers, ship_images=ship_images)
     raise SrbenchError(f"unknown executor '{kind}'; use local, process or ray")

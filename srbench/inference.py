@@ -11,6 +11,9 @@ import torch
 from .errors import SrbenchError
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# Torch threads per process while images are evaluated: fixed, because float32 convolutions give
+# last-bit differences between thread counts, and values must not depend on --workers.
+EVAL_THREADS = 1
 
 
 def resolve_device(device: str = "cpu") -> torch.device:

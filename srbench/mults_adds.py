@@ -115,7 +115,7 @@ def _input(channels, height, width, dtype, device="cpu"):
 
 def _target(module: torch.nn.Module, channels: int, dtype: torch.dtype) -> tuple[torch.nn.Module, str]:
     """A meta copy of ``module`` when its forward runs on meta tensors, else the module on CPU."""
-    from .complexity import meta_copy
+    from .counting import meta_copy
 
     target = meta_copy(module)
     try:
@@ -137,7 +137,7 @@ def count_mults_adds(module: torch.nn.Module, height, width, channels: int = 3,
                      dtype: torch.dtype = torch.float32, probe: int | None = None) -> dict:
     """Multiplications and additions at ``height x width`` (may be fractional), fitted from probes
     like :func:`srbench.complexity.count_ops`."""
-    from .complexity import fit_at_size
+    from .counting import fit_at_size
 
     target, device = _target(module, channels, dtype)
     unsplit: set[str] = set()

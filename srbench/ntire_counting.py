@@ -139,7 +139,7 @@ def ntire2022_counts(model: nn.Module, x: torch.Tensor) -> dict:
 
     Tries the ``meta`` device first (shapes only); falls back to ``x`` itself on CPU.
     """
-    from .complexity import meta_copy
+    from .counting import meta_copy
 
     try:
         tally = _tally(meta_copy(model), x.to("meta"))

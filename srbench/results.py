@@ -28,6 +28,7 @@ import logging
 import math
 import os
 import platform
+import re
 import subprocess
 from pathlib import Path
 
@@ -45,9 +46,11 @@ def identity_key(identity: dict) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def result_stem(model: str, dataset: str, scale: int, protocol: str, precision: str, key: str) -> str:
-    from .sources import safe_label
+def safe_label(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._+-]+", "-", label).strip("-") or "model"
 
+
+def result_stem(model: str, dataset: str, scale: int, protocol: str, precision: str, key: str) -> str:
     suffix = "" if precision == "fp32" else f"__{precision}"
     return f"{safe_label(model)}__{safe_label(dataset)}__x{scale}__{protocol}{suffix}__{key[:10]}"
 

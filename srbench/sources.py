@@ -67,10 +67,6 @@ def module_fingerprint(module) -> str:
     return h.hexdigest()
 
 
-def safe_label(label: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._+-]+", "-", label).strip("-") or "model"
-
-
 @dataclass
 class Source:
     """Base: ``label`` names the model in results; ``card`` is set for zoo and card-file models."""
@@ -168,7 +164,7 @@ class OnnxSource(Source):
         return {"kind": "onnx", "sha256": _file_sha256(self.path), "convention": self.convention}
 
     def build(self, scale: int, device: str = "cpu"):
-        from .engine import EVAL_THREADS
+        from .inference import EVAL_THREADS
         from .models.onnx_model import OnnxSR
 
         return OnnxSR(self.path, scale=scale, device=device, threads=EVAL_THREADS, **self.convention)

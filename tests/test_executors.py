@@ -140,7 +140,7 @@ def test_two_node_ray_cluster_survives_a_killed_worker(capsys, tmp_path):
         killed = None
         deadline = time.time() + 300
         while killed is None and time.time() < deadline and proc.poll() is None:
-            running = _children_running(raylet, "ray::_unit")
+            running = _children_running(raylet, "ray::_task")
             if running:  # a task is running on the worker node: kill its worker once
                 os.kill(running[0], signal.SIGKILL)
                 killed = running[0]

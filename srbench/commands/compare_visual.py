@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import SrbenchError
 from ..files import ensure_dir
-from ..sources import safe_label
+from ..results import safe_label
 from ._common import split_list
 
 
