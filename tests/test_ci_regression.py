@@ -72,3 +72,20 @@ def test_committed_leaderboards_are_up_to_date(capsys):
     rc = main(["leaderboard", "--results", str(REPO / "leaderboards" / "results"),
                "--out", str(REPO / "leaderboards"), "--check"])
     assert rc == 0, capsys.readouterr().out
+
+
+def test_committed_leaderboards_are_readable_and_complete():
+    lb = REPO / "leaderboards"
+    for f in lb.glob("*.md"):
+        for line in f.read_text().splitlines():
+            if line.startswith("|"):
+                assert line.count("|") - 1 <= 10, f"{f.name}: a table wider than 10 columns"
+    tpsr = (lb / "tpsr_x4.md").read_text()
+    for s in ("## Set5", "## Set14", "## B100", "## Urban100"):
+        assert s in tpsr
+    # TPSR supplement Table 1, TPSR-NOGAN x4 on B100 and Urban100: published PSNR / SSIM beside ours
+    assert "27.15 (" in tpsr and "0.7214 (" in tpsr and "24.97 (" in tpsr and "0.7456 (" in tpsr
+    canonical = (lb / "matlab_x4.md").read_text()
+    for model in ("imdn-ntire", "rfdn", "rlfn", "bsrn-s"):
+        assert canonical.split("## Set5")[1].split("## Efficiency")[0].count(f"(`{model}`)") == 4  # on all four sets
+    assert "## int8" in (lb / "matlab_x2.md").read_text()
