@@ -213,3 +213,12 @@ def test_ntire2022_reproduces_the_challenge_reports_rows(name):
     assert doc["convs"] == pub["conv"]
     if name not in FLOPS_NOT_FROM_THE_SCRIPT:
         assert math.isclose(round(doc["flops_g"], 2), pub["flops_g"])
+
+
+def test_activations_at_the_hr720_input(capsys):
+    # --activations under hr720: the NTIRE activation and conv counts on the 320x180 LR input of x4
+    assert main(["profile", "--model", "imdn", "--scale", "4", "--activations", "--format", "json"]) == 0
+    (doc,) = json.loads(capsys.readouterr().out)
+    model = build_for_counting(get_card("imdn"), 4)
+    ref = reference_counts(model, torch.rand(1, 3, 180, 320))
+    assert doc["activations"] == ref["activations"] and doc["convs"] == ref["convs"]

@@ -27,6 +27,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arch", help="architecture overrides key=value,... (e.g. num_modules=8,distillation_rate=1/3); "
                                   "the variant is profiled without weights")
     p.add_argument("--mults-adds", action="store_true", help="also count multiplications and additions separately")
+    p.add_argument("--activations", action="store_true",
+                   help="also count activations and #conv as the NTIRE challenges do (output elements of every "
+                        "Conv2d/ConvTranspose2d call) at the convention's input size (the ntire conventions "
+                        "always report them)")
     p.add_argument("--runtime", action="store_true", help="time the forward pass")
     p.add_argument("--memory", action="store_true", help="peak memory of the forward pass (CPU: resident-memory "
                                                          "increase; CUDA: always reported with --runtime)")
@@ -131,6 +135,18 @@ def _runtime(card, scale: int, args, doc: dict) -> list[dict]:
         for r in runs:
             r.update(peak_memory_mib=peak, memory_kind=kind)
     return runs
+
+
+def _activations(card, scale: int, convention: str, channels: int) -> dict:
+    """The NTIRE activation and conv counts on the convention's input, rounded to whole pixels."""
+    from ..complexity import build_for_counting, input_size
+    from ..ntire_counting import ntire2022_counts, ntire_input
+
+    model = build_for_counting(card, scale)
+    h, w = (round(v) for v in input_size(card, scale, convention))
+    counts = ntire2022_counts(model, ntire_input(model, channels, (h, w)))
+    return {"activations": counts["activations"], "activations_m": counts["activations"] / 1e6,
+            "convs": counts["convs"], "activations_input": f"{w}x{h}"}
 
 
 def _g(v) -> str:
@@ -299,6 +315,8 @@ def run(args) -> int:
     docs = []
     for card, s in plan:
         doc = profile(card, s, conv, mults_adds=args.mults_adds)
+        if args.activations and conv not in NTIRE_CONVENTIONS:
+            doc.update(_activations(card, s, conv, doc["input_channels"]))
         if args.runtime or args.memory:
             doc["runtime"] = _runtime(card, s, args, doc)
         docs.append(doc)
@@ -308,6 +326,10 @@ def run(args) -> int:
         return 0
     raw = args.format == "csv"
     cols, rows = (_ntire_rows if conv in NTIRE_CONVENTIONS else _macs_rows)(docs, conv, raw)
+    if args.activations and conv not in NTIRE_CONVENTIONS:
+        cols += ["#Acts (M)", "#Conv"]
+        for row, d in zip(rows, docs):
+            row.update({"#Acts (M)": d["activations_m"] if raw else f"{d['activations_m']:.2f}", "#Conv": d["convs"]})
     if args.mults_adds:
         cols += ["mults (G)", "adds (G)"]
         for row, d in zip(rows, docs):
