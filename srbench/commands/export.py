@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..errors import SrbenchError
-
 FORMATS = ("onnx",)
 
 
@@ -27,21 +25,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the export report as JSON")
 
 
-def _scale(card, scale: int | None) -> int:
-    if scale is None:
-        if card.default_scale is None and len(card.scales) != 1:
-            raise SrbenchError(f"model '{card.name}' supports {', '.join(f'x{s}' for s in card.scales)}; pass --scale")
-        scale = card.default_scale or card.scales[0]
-    card.check_scale(scale)
-    return scale
-
-
 def run(args) -> int:
+    from ..engine import resolve_scale
     from ..models import get_card
     from ..onnx_export import export_onnx
 
     card = get_card(args.model)
-    report = export_onnx(card.name, _scale(card, args.scale), args.out, opset=args.opset, dynamic=args.dynamic)
+    report = export_onnx(card.name, resolve_scale(card, args.scale), args.out, opset=args.opset, dynamic=args.dynamic)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
