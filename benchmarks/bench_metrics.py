@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     from srbench.color import rgb_to_y
     from srbench.imresize import imresize, round_uint8
     from srbench.io import modcrop, read_image
-    from srbench.metrics import ImagePair, build_metric
+    from srbench import pipeline
+    from srbench.metrics import build_metric, get_metric
     from srbench.metrics.fidelity import ssim
     from srbench.metrics.niqe import NIQE_PARAMS, load_niqe_params, niqe
     from srbench.protocols import get_protocol
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                            data_range=255)
     mu, cov = load_niqe_params()
     matlab = get_protocol("matlab")
-    lpips = build_metric("lpips", matlab, device="cpu")
+    lpips = build_metric("lpips", device="cpu", **pipeline.metric_settings(matlab, get_metric("lpips")))
 
     paths = urban100_1024x768(args.images)
     print(f"one core: OMP/MKL/OPENBLAS threads 1, torch threads {torch.get_num_threads()}; best of {args.rounds} "
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             x = torch.from_numpy(sr).permute(2, 0, 1)[None].double() / 255
             q_ref, p_wall, p_cpu = best_of(args.rounds, pyiqa_metric, x)
             q_ref = float(q_ref)
-        pair = ImagePair(path.name, 4, matlab, sr=sr, hr=hr)
+        pair = pipeline.prepare_arrays(matlab, sr, hr, 4, {"lpips"})
         _, l_wall, l_cpu = best_of(args.rounds, lpips, pair)
 
         line = (f"{path.name:<12} {s_wall:6.1f} / {s_cpu:5.1f} {k_wall:6.1f} / {k_cpu:5.1f} "

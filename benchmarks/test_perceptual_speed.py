@@ -58,12 +58,13 @@ def _best_of(fn, rounds: int = 3) -> tuple[float, float]:
 
 @pytest.mark.benchmark(group="niqe-1024x768-cpu")
 def test_niqe_srbench(benchmark, image_1024x768):
-    from srbench.metrics import ImagePair, build_metric
+    from srbench import pipeline
+    from srbench.metrics import build_metric, get_metric
     from srbench.protocols import get_protocol
 
     pirm = get_protocol("pirm")
-    metric = build_metric("niqe", pirm)
-    pair = ImagePair("img", 4, pirm, sr=image_1024x768, hr=image_1024x768)
+    metric = build_metric("niqe", **pipeline.metric_settings(pirm, get_metric("niqe")))
+    pair = pipeline.prepare_arrays(pirm, image_1024x768, image_1024x768, 4, {"nr"})
     value = benchmark.pedantic(metric, args=(pair,), rounds=5, iterations=1, warmup_rounds=1)
     print(f"\nsrbench NIQE 1024x768: {value:.6f}")
 
@@ -75,7 +76,8 @@ def test_niqe_pyiqa(benchmark, image_1024x768, tmp_path):
     from pyiqa.archs.niqe_arch import NIQE as PyiqaNIQE
 
     from srbench.assets import resolve
-    from srbench.metrics import ImagePair, build_metric
+    from srbench import pipeline
+    from srbench.metrics import build_metric, get_metric
     from srbench.metrics.niqe import NIQE_PARAMS
     from srbench.protocols import get_protocol
 
@@ -91,8 +93,8 @@ def test_niqe_pyiqa(benchmark, image_1024x768, tmp_path):
     value = benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
 
     pirm = get_protocol("pirm")
-    ours = build_metric("niqe", pirm)
-    pair = ImagePair("img", 4, pirm, sr=image_1024x768, hr=image_1024x768)
+    ours = build_metric("niqe", **pipeline.metric_settings(pirm, get_metric("niqe")))
+    pair = pipeline.prepare_arrays(pirm, image_1024x768, image_1024x768, 4, {"nr"})
     ours(pair)  # load parameters
     ours_value, ours_time = _best_of(lambda: ours(pair), rounds=5)
     _, pyiqa_time = _best_of(run, rounds=3)
@@ -106,17 +108,19 @@ def test_niqe_pyiqa(benchmark, image_1024x768, tmp_path):
 def test_lpips_alex_batched(benchmark):
     import torch
 
-    from srbench.metrics import ImagePair, build_metric
+    from srbench import pipeline
+    from srbench.metrics import build_metric, get_metric
     from srbench.protocols import get_protocol
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     matlab = get_protocol("matlab")
     root = SHARED / "calibration" / "images"
     pairs = [
-        ImagePair(n, 4, matlab, sr=_rgb(root / "dist_dir" / f"{n}.bmp"), hr=_rgb(root / "ref_dir" / f"{n}.bmp"))
+        pipeline.prepare_arrays(matlab, _rgb(root / "dist_dir" / f"{n}.bmp"), _rgb(root / "ref_dir" / f"{n}.bmp"), 4,
+                                {"lpips"})
         for n in ("I03", "I04", "I06", "I08", "I19")
     ] * 2
-    metric = build_metric("lpips", matlab, device=device)
+    metric = build_metric("lpips", device=device, **pipeline.metric_settings(matlab, get_metric("lpips")))
     metric.batch(pairs[:1])  # load the network (not timed)
 
     def run():
