@@ -79,11 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from skimage.metrics import structural_similarity
 
+    from srbench import pipeline
     from srbench.assets import resolve
     from srbench.color import rgb_to_y
     from srbench.imresize import imresize, round_uint8
     from srbench.io import modcrop, read_image
-    from srbench import pipeline
     from srbench.metrics import build_metric, get_metric
     from srbench.metrics.fidelity import ssim
     from srbench.metrics.niqe import NIQE_PARAMS, load_niqe_params, niqe

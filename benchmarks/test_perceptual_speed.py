@@ -75,8 +75,8 @@ def test_niqe_pyiqa(benchmark, image_1024x768, tmp_path):
     import torch
     from pyiqa.archs.niqe_arch import NIQE as PyiqaNIQE
 
-    from srbench.assets import resolve
     from srbench import pipeline
+    from srbench.assets import resolve
     from srbench.metrics import build_metric, get_metric
     from srbench.metrics.niqe import NIQE_PARAMS
     from srbench.protocols import get_protocol
