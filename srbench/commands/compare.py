@@ -1,0 +1,163 @@
+"""``srbench compare A B``: is A better than B, per set and metric (paired over the same images)?
+
+A and B are result files or model names looked up in ``--results``; the statistics are
+:func:`srbench.compare`'s (``srbench/significance.py``), and ``--format json`` prints its numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import SrbenchError
+from ..formatting import render
+from ..significance import CONFIDENCE, N_RESAMPLES, SEED
+from ._common import add_format, parse_scales, split_list
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("a", metavar="A", help="a result file, or a model name looked up in --results")
+    p.add_argument("b", metavar="B", help="a result file, or a model name looked up in --results")
+    add_selection(p)
+    p.add_argument("--metrics", help="metrics to compare, comma-separated (default: every metric both results hold)")
+    p.add_argument("--resamples", type=int, default=N_RESAMPLES, help=f"bootstrap resamples (default {N_RESAMPLES})")
+    p.add_argument("--seed", type=int, default=SEED, help=f"bootstrap seed (default {SEED})")
+    p.add_argument("--confidence", type=float, default=CONFIDENCE, help=f"confidence level (default {CONFIDENCE})")
+    add_format(p)
+
+
+def add_selection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", dest="sets", help="set(s), comma-separated (default: every set of A)")
+    p.add_argument("--scale", help="scale (default: every scale of A)")
+    p.add_argument("--protocol", help="protocol name, when the results hold several (e.g. matlab)")
+    p.add_argument("--precision", help="precision of results looked up by model name (default fp32)")
+    p.add_argument("--results", default="results", help="result files or folder for model names (default results/)")
+
+
+def select(arg: str, args, what: str, precision_default: str | None = "fp32") -> list[dict]:
+    """The results ``arg`` names (a result file, or a model in ``args.results``), narrowed by
+    --set / --scale / --protocol / --precision (results looked up by name: ``precision_default``)."""
+    from ..results import load_results
+
+    sets = split_list(args.sets, "--set") if args.sets is not None else None
+    scales = parse_scales(args.scale) if args.scale is not None else None
+    path = Path(arg)
+    if _is_file(arg):
+        docs = load_results(path)
+        precision = args.precision
+        where = str(path)
+    else:
+        docs = [d for d in load_results(args.results) if d["model"].lower() == arg.lower()]
+        precision = args.precision or precision_default
+        where = f"{args.results} for model '{arg}'"
+        if not docs:
+            raise SrbenchError(f"no results in {where}; give a result file or --results DIR, or run "
+                               f"'srbench run --models {arg} ... --out {args.results}' first")
+    docs = [d for d in docs
+            if (sets is None or d["dataset"] in sets) and (scales is None or int(d["scale"]) in scales)
+            and (args.protocol is None or d["protocol"]["name"] == args.protocol)
+            and (precision is None or _precision(d) == precision)]
+    if not docs:
+        wanted = ", ".join(f"{k} {v}" for k, v in (("set", args.sets), ("scale", args.scale), ("protocol", args.protocol),
+                                                   ("precision", precision)) if v)
+        raise SrbenchError(f"no result of {what} in {where} matches {wanted or 'the selection'}; "
+                           f"run 'srbench run ... --out {args.results}' first, or change the selection")
+    return docs
+
+
+def _is_file(arg: str) -> bool:
+    return arg.endswith(".json") or Path(arg).is_file()
+
+
+def _precision(d: dict) -> str:
+    return d.get("provenance", {}).get("precision", "fp32")
+
+
+def _key(d: dict) -> tuple:
+    return d["dataset"], int(d["scale"]), f"{d['protocol']['name']}@{d['protocol']['version']}", _precision(d)
+
+
+def _kinds(docs: list[dict]) -> str:
+    return ", ".join(sorted({f"{d['protocol']['name']}/{_precision(d)}"
+                             + (f"/limit {d['identity']['limit']}" if d.get("identity", {}).get("limit") else "")
+                             for d in docs}))
+
+
+def pairs(args) -> list[tuple[dict, dict]]:
+    """(A, B) result pairs: one per set and scale of A, B taken under A's protocol and precision;
+    several results of one side for a set and scale are an error asking for a narrower selection."""
+    from ..report import set_order
+
+    side_a, side_b = select(args.a, args, "A"), select(args.b, args, "B", precision_default=None)
+    if len(side_a) == len(side_b) == 1 and all(_is_file(x) for x in (args.a, args.b)):
+        return [(side_a[0], side_b[0])]  # two result files: compared as given (or refused, saying why)
+    out = []
+    for key in sorted({_key(d)[:2] for d in side_a}, key=lambda k: (set_order(k[0]), k[1])):
+        cands_a = [d for d in side_a if _key(d)[:2] == key]
+        if len(cands_a) > 1:
+            raise SrbenchError(f"A has {len(cands_a)} results for {key[0]} x{key[1]} ({_kinds(cands_a)}); "
+                               "choose one with --protocol / --precision, or pass result files")
+        a = cands_a[0]
+        cands_b = [d for d in side_b if _key(d) == _key(a)]
+        if not cands_b:
+            others = [d for d in side_b if _key(d)[:2] == key]
+            raise SrbenchError(f"no result of B ({args.b}) for {key[0]} x{key[1]} under A's protocol and precision "
+                               f"({_kinds([a])})" + (f"; B has {_kinds(others)}" if others else "")
+                               + "; run it first, or narrow --set / --scale")
+        if len(cands_b) > 1:
+            raise SrbenchError(f"B has {len(cands_b)} results for {key[0]} x{key[1]} ({_kinds(cands_b)}); "
+                               "pass result files to choose")
+        out.append((a, cands_b[0]))
+    return out
+
+
+def _p(p: float) -> str:
+    return f"{p:.3g}" if p >= 1e-3 else f"{p:.1e}"
+
+
+def table_rows(comps, raw: bool = False) -> list[dict]:
+    from ..significance import decimals
+
+    rows = []
+    for c in comps:
+        for m in c.metrics:
+            d = decimals(m.fmt)
+            dfmt = f".{d + 1}f" if d is not None else ".5g"
+
+            def f(v, fmt):
+                return v if raw else format(v, fmt)
+
+            rows.append({
+                "set": c.dataset, "scale": f"x{c.scale}", "metric": f"{m.title} {m.arrow}", "n": m.n,
+                "A": f(m.mean_a, m.fmt), "B": f(m.mean_b, m.fmt), "Δ A−B": f(m.diff, "+" + dfmt),
+                f"{c.confidence:.0%} CI": (m.ci_low, m.ci_high) if raw else
+                f"[{m.ci_low:+{dfmt}}, {m.ci_high:+{dfmt}}]",
+                "p (Wilcoxon)": m.p_value if raw else _p(m.p_value),
+                "A wins/ties/losses": f"{m.wins}/{m.ties}/{m.losses}", "verdict": c.verdict(m.metric)})
+    return rows
+
+
+def run(args) -> int:
+    from ..significance import compare
+
+    metrics = split_list(args.metrics, "--metrics") if args.metrics is not None else None
+    comps = [compare(a, b, metrics, n_resamples=args.resamples, seed=args.seed, confidence=args.confidence)
+             for a, b in pairs(args)]
+    if args.format == "json":
+        print(render([], "json", json_doc={"comparisons": [c.to_dict() for c in comps]}))
+        return 0
+    rows = table_rows(comps, raw=args.format == "csv")
+    if args.format == "csv":
+        for r in rows:
+            lo, hi = r.pop(f"{comps[0].confidence:.0%} CI")
+            r["ci_low"], r["ci_high"] = lo, hi
+    print(render(rows, args.format))
+    if args.format in ("table", "markdown"):
+        c = comps[0]
+        print(f"\nA = {c.model_a}, B = {c.model_b}; protocol {c.protocol}, {c.precision}; images paired by name.\n"
+              f"A and B: set means at the leaderboard precision; Δ (mean of per-image A − B) and its CI one decimal "
+              f"more; CI: paired bootstrap percentile interval ({c.n_resamples:,} resamples, seed {c.seed}); "
+              f"p: two-sided Wilcoxon signed-rank, 3 significant digits; ties: |A − B| rounds to 0 at the "
+              f"leaderboard precision.\nA difference is significant when the CI excludes 0 and "
+              f"p < {1 - c.confidence:.2g}; no correction for multiple comparisons.")
+    return 0
