@@ -284,8 +284,8 @@ def compare(doc_a, doc_b, metrics: list[str] | None = None, *, n_resamples: int 
     """Paired comparison of two results (documents or result files) on the same images (see the
     module docstring); raises SrbenchError when they were not computed the same way."""
     doc_a, doc_b = load_doc(doc_a), load_doc(doc_b)
-    chosen = shared_metrics(doc_a, doc_b, metrics) if _identity(doc_a) and _identity(doc_b) else []
     check_comparable(doc_a, doc_b)
+    chosen = shared_metrics(doc_a, doc_b, metrics)
     return compare_all([doc_a, doc_b], chosen, n_resamples=n_resamples, seed=seed, confidence=confidence,
                        pairs=[(0, 1)])[0]
 

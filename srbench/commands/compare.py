@@ -7,12 +7,15 @@ A and B are result files or model names looked up in ``--results``; the statisti
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from ..errors import SrbenchError
 from ..formatting import render
 from ..significance import CONFIDENCE, N_RESAMPLES, SEED
 from ._common import add_format, parse_scales, split_list
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -83,15 +86,16 @@ def _kinds(docs: list[dict]) -> str:
                              for d in docs}))
 
 
-def pairs(args) -> list[tuple[dict, dict]]:
-    """(A, B) result pairs: one per set and scale of A, B taken under A's protocol and precision;
-    several results of one side for a set and scale are an error asking for a narrower selection."""
+def pairs(args) -> tuple[list[tuple[dict, dict]], list[str]]:
+    """(A, B) result pairs, one per set and scale of A, B taken under A's protocol and precision, and
+    the sets and scales B lacks (an error when --set and --scale named them); several results of one
+    side for a set and scale are an error asking for a narrower selection."""
     from ..report import set_order
 
     side_a, side_b = select(args.a, args, "A"), select(args.b, args, "B", precision_default=None)
     if len(side_a) == len(side_b) == 1 and all(_is_file(x) for x in (args.a, args.b)):
-        return [(side_a[0], side_b[0])]  # two result files: compared as given (or refused, saying why)
-    out = []
+        return [(side_a[0], side_b[0])], []  # two result files: compared as given (or refused, saying why)
+    out, skipped = [], []
     for key in sorted({_key(d)[:2] for d in side_a}, key=lambda k: (set_order(k[0]), k[1])):
         cands_a = [d for d in side_a if _key(d)[:2] == key]
         if len(cands_a) > 1:
@@ -99,6 +103,9 @@ def pairs(args) -> list[tuple[dict, dict]]:
                                "choose one with --protocol / --precision, or pass result files")
         a = cands_a[0]
         cands_b = [d for d in side_b if _key(d) == _key(a)]
+        if not cands_b and not (args.sets and args.scale):
+            skipped.append(f"{key[0]} x{key[1]}")  # not asked for by name: reported, not an error
+            continue
         if not cands_b:
             others = [d for d in side_b if _key(d)[:2] == key]
             raise SrbenchError(f"no result of B ({args.b}) for {key[0]} x{key[1]} under A's protocol and precision "
@@ -108,7 +115,11 @@ def pairs(args) -> list[tuple[dict, dict]]:
             raise SrbenchError(f"B has {len(cands_b)} results for {key[0]} x{key[1]} ({_kinds(cands_b)}); "
                                "pass result files to choose")
         out.append((a, cands_b[0]))
-    return out
+    if skipped:
+        if not out:
+            raise SrbenchError(f"A ({args.a}) and B ({args.b}) share no set and scale under one protocol and precision "
+                               f"(A has {', '.join(skipped)}); run B there first")
+    return out, skipped
 
 
 def _p(p: float) -> str:
@@ -141,8 +152,11 @@ def run(args) -> int:
     from ..significance import compare
 
     metrics = split_list(args.metrics, "--metrics") if args.metrics is not None else None
+    todo, skipped = pairs(args)
     comps = [compare(a, b, metrics, n_resamples=args.resamples, seed=args.seed, confidence=args.confidence)
-             for a, b in pairs(args)]
+             for a, b in todo]
+    if skipped:
+        log.warning("not compared (no result of B under A's protocol and precision): %s", ", ".join(skipped))
     if args.format == "json":
         print(render([], "json", json_doc={"comparisons": [c.to_dict() for c in comps]}))
         return 0

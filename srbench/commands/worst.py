@@ -45,7 +45,7 @@ def _docs(args) -> tuple[dict, dict | None]:
                                "--protocol / --precision, or pass a result file")
         return docs[0], None
     args.a, args.b = args.model, args.reference
-    return pairs(args)[0]
+    return pairs(args)[0][0]
 
 
 def run(args) -> int:
