@@ -19,6 +19,7 @@ differences ``d_i = A_i - B_i`` (images paired by name):
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -199,6 +200,7 @@ def per_image(doc: dict, metric: str, names: list[str]) -> np.ndarray:
 # statistics
 
 
+@functools.lru_cache(maxsize=4)
 def resample_counts(n: int, n_resamples: int = N_RESAMPLES, seed: int = SEED) -> np.ndarray:
     """How often each of ``n`` images is drawn in each bootstrap resample: the index matrix
     ``Generator(seed).integers(0, n, (n_resamples, n))`` (row b = resample b) as counts, so the mean of
@@ -209,8 +211,9 @@ def resample_counts(n: int, n_resamples: int = N_RESAMPLES, seed: int = SEED) ->
         raise SrbenchError(f"the number of bootstrap resamples must be positive, got {n_resamples}")
     idx = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
     rows = np.repeat(np.arange(n_resamples), n)
-    counts = np.bincount(rows * n + idx.ravel(), minlength=n_resamples * n)
-    return counts.reshape(n_resamples, n).astype(np.float64)
+    counts = np.bincount(rows * n + idx.ravel(), minlength=n_resamples * n).reshape(n_resamples, n).astype(np.float64)
+    counts.flags.writeable = False  # shared by every call with these arguments (cached)
+    return counts
 
 
 def decimals(fmt: str) -> int | None:
