@@ -260,9 +260,9 @@ def _metric_comparison(metric, spec, a, b, boot_diff, confidence) -> MetricCompa
 
 def _header(doc: dict, n: int, confidence: float, n_resamples: int, seed: int, metrics) -> dict:
     p = doc["protocol"]
-    return dict(dataset=doc["dataset"], scale=int(doc["scale"]), protocol=f"{p['name']}@{p['version']}",
-                precision=doc.get("provenance", {}).get("precision", "fp32"), n_images=n,
-                confidence=confidence, n_resamples=n_resamples, seed=seed, metrics=tuple(metrics))
+    return {"dataset": doc["dataset"], "scale": int(doc["scale"]), "protocol": f"{p['name']}@{p['version']}",
+            "precision": doc.get("provenance", {}).get("precision", "fp32"), "n_images": n,
+            "confidence": confidence, "n_resamples": n_resamples, "seed": seed, "metrics": tuple(metrics)}
 
 
 def _check_confidence(confidence: float) -> None:
@@ -300,14 +300,16 @@ def compare_all(docs: list[dict], metrics: list[str], *, n_resamples: int = N_RE
     _check_confidence(confidence)
     if pairs is None:
         pairs = [(i, j) for i in range(len(docs)) for j in range(i + 1, len(docs))]
-    for i, j in pairs:
-        check_comparable(docs[i], docs[j])
-        shared_metrics(docs[i], docs[j], metrics)
     if not pairs:
         return []
-    names = sorted(_names(docs[pairs[0][0]]))
-    counts = resample_counts(len(names), n_resamples, seed)
+    for i, j in pairs:
+        check_comparable(docs[i], docs[j])
+        metrics = shared_metrics(docs[i], docs[j], metrics)  # canonical names (aliases resolved)
     used = sorted({k for p in pairs for k in p})
+    names = sorted(_names(docs[used[0]]))
+    if any(sorted(_names(docs[k])) != names for k in used):
+        raise SrbenchError("these results are not all on the same images; compare the results of one set at a time")
+    counts = resample_counts(len(names), n_resamples, seed)
     results: dict[tuple[int, int], list[MetricComparison]] = {p: [] for p in pairs}
     for m in metrics:
         values = {k: per_image(docs[k], m, names) for k in used}

@@ -107,7 +107,7 @@ def test_verdict_respects_the_metric_direction():
 
 
 def test_the_api_function_survives_importing_its_module():
-    import srbench.significance  # noqa: F401  (a submodule named like the function would shadow it)
+    import srbench.significance  # a submodule named like the function would shadow it
 
     assert callable(srbench.compare) and callable(srbench.compare)
 

@@ -115,9 +115,8 @@ def pairs(args) -> tuple[list[tuple[dict, dict]], list[str]]:
             raise SrbenchError(f"B has {len(cands_b)} results for {key[0]} x{key[1]} ({_kinds(cands_b)}); "
                                "pass result files to choose")
         out.append((a, cands_b[0]))
-    if skipped:
-        if not out:
-            raise SrbenchError(f"A ({args.a}) and B ({args.b}) share no set and scale under one protocol and precision "
+    if skipped and not out:
+        raise SrbenchError(f"A ({args.a}) and B ({args.b}) share no set and scale under one protocol and precision "
                                f"(A has {', '.join(skipped)}); run B there first")
     return out, skipped
 
