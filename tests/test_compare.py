@@ -305,3 +305,20 @@ def test_worst_grid_draws_the_crop_where_the_error_maps_differ_most(datasets_roo
 
     assert out.is_file() and Image.open(out).size[0] > 400
     assert "differs from the result" not in capsys.readouterr().err  # the re-run SR is the ranked one
+
+
+def test_cli_names_the_sets_b_lacks_and_compares_the_rest(capsys):
+    _committed(URBAN_IMDN)
+    assert main(["compare", "imdn", "imdn-ntire", "--protocol", "matlab", "--metrics", "psnr",
+                 "--results", str(RESULTS), "--format", "csv"]) == 0
+    captured = capsys.readouterr()
+    rows = captured.out.strip().splitlines()[1:]
+    assert sorted(r.split(",")[0] for r in rows) == ["b100", "set14", "set5", "urban100"]  # x4: all B has
+    assert "not compared" in captured.err and "set5 x2" in captured.err and "urban100 x3" in captured.err
+
+
+@pytest.mark.parametrize("command, option", [("compare", "--resamples"), ("worst", "--grid")])
+def test_help_lists_the_options(capsys, command, option):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0 and option in capsys.readouterr().out
