@@ -63,9 +63,10 @@ def run(args) -> int:
 def sr_panel(model, ds, sample, scale: int, protocol: str | None, metrics: list[str], device: str = "cpu",
              precision: str = "fp32"):
     """(panel title, SR RGB uint8, modcropped HR RGB uint8, {metric: whole-image value}) of ``model`` on
-    one image of ``ds``, through the evaluation pipeline."""
+    one image of ``ds``, through the evaluation pipeline (a grey SR replicated to RGB like its HR)."""
     from .. import pipeline
     from ..engine import make_plan, process_image, runtime_for
+    from ..io import to_rgb
     from ..metrics import get_metric
 
     plan = make_plan(model, ds, scale, protocol=protocol, metrics=metrics, device=device, precision=precision,
@@ -76,7 +77,7 @@ def sr_panel(model, ds, sample, scale: int, protocol: str | None, metrics: list[
     _, pair, sr = process_image(plan, sample, rt)
     values = {m: float(metric(pair)) for m, metric in rt.metrics}
     label = ", ".join(f"{get_metric(m).title} {v:{get_metric(m).fmt}}" for m, v in values.items())
-    return f"{plan.label}\n{label}", sr, _hr_of(plan, sample), values
+    return f"{plan.label}\n{label}", to_rgb(sr), _hr_of(plan, sample), values
 
 
 def draw_grid(cells, cols: int, title: str, out: Path) -> Path:
