@@ -30,6 +30,7 @@ import numpy as np
 from .errors import SrbenchError
 
 N_RESAMPLES = 10_000
+MAX_RESAMPLES = 1_000_000
 SEED = 0
 CONFIDENCE = 0.95
 
@@ -207,8 +208,9 @@ def resample_counts(n: int, n_resamples: int = N_RESAMPLES, seed: int = SEED) ->
     resample b of any per-image vector v is ``counts[b] @ v / n`` (one matrix product for all pairs)."""
     if n < 1:
         raise SrbenchError("no images to compare")
-    if n_resamples < 1:
-        raise SrbenchError(f"the number of bootstrap resamples must be positive, got {n_resamples}")
+    if not 1 <= n_resamples <= MAX_RESAMPLES:
+        raise SrbenchError(f"the number of bootstrap resamples must be positive and at most {MAX_RESAMPLES:,} "
+                           f"(memory: a resamples x images matrix), got {n_resamples}")
     idx = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
     rows = np.repeat(np.arange(n_resamples), n)
     counts = np.bincount(rows * n + idx.ravel(), minlength=n_resamples * n).reshape(n_resamples, n).astype(np.float64)
