@@ -322,3 +322,17 @@ def test_help_lists_the_options(capsys, command, option):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
     assert exc.value.code == 0 and option in capsys.readouterr().out
+
+
+def test_run_missing_evaluates_b_like_a_and_compares(datasets_root, tmp_path, capsys):
+    from srbench.results import load_result_files
+
+    a = srbench.evaluate("bicubic", "set5", 4, metrics=("psnr", "ssim"), data_root=datasets_root, out_dir=tmp_path)
+    assert main(["compare", "bicubic", "fsrcnn-s", "--results", str(tmp_path), "--set", "set5", "--scale", "4"]) == 2
+    assert "--run-missing runs B" in capsys.readouterr().err  # without --run-missing nothing is run
+    assert main(["compare", "bicubic", "fsrcnn-s", "--results", str(tmp_path), "--run-missing",
+                 "--data-root", str(datasets_root), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)["comparisons"]
+    (path_b, b), = [(p, d) for p, d in load_result_files(tmp_path) if d["model"] == "fsrcnn-s"]
+    assert b["identity"]["protocol"] == a["identity"]["protocol"] and set(b["metrics"]) == {"psnr", "ssim"}
+    assert out == [loads(dumps(srbench.compare(a, path_b).to_dict()))]

@@ -26,6 +26,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resamples", type=int, default=N_RESAMPLES, help=f"bootstrap resamples (default {N_RESAMPLES})")
     p.add_argument("--seed", type=int, default=SEED, help=f"bootstrap seed (default {SEED})")
     p.add_argument("--confidence", type=float, default=CONFIDENCE, help=f"confidence level (default {CONFIDENCE})")
+    p.add_argument("--run-missing", action="store_true", help="evaluate model B where it has no result under A's "
+                   "protocol, precision and metrics, into --results (needs the set's images and B's weights)")
+    p.add_argument("--data-root", help="dataset root for --run-missing")
+    p.add_argument("--device", default="cpu", help="device for --run-missing (default cpu)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes for --run-missing (default 1)")
     add_format(p)
 
 
@@ -37,9 +42,10 @@ def add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", default="results", help="result files or folder for model names (default results/)")
 
 
-def select(arg: str, args, what: str, precision_default: str | None = "fp32") -> list[dict]:
+def select(arg: str, args, what: str, precision_default: str | None = "fp32", allow_empty: bool = False) -> list[dict]:
     """The results ``arg`` names (a result file, or a model in ``args.results``), narrowed by
-    --set / --scale / --protocol / --precision (results looked up by name: ``precision_default``)."""
+    --set / --scale / --protocol / --precision (results looked up by name: ``precision_default``);
+    none is an error unless ``allow_empty``."""
     from ..results import load_results
 
     sets = split_list(args.sets, "--set") if args.sets is not None else None
@@ -50,17 +56,18 @@ def select(arg: str, args, what: str, precision_default: str | None = "fp32") ->
         precision = args.precision
         where = str(path)
     else:
-        docs = [d for d in load_results(args.results) if d["model"].lower() == arg.lower()]
+        docs = [d for d in load_results(args.results) if d["model"].lower() == arg.lower()] \
+            if Path(args.results).exists() or not allow_empty else []
         precision = args.precision or precision_default
         where = f"{args.results} for model '{arg}'"
-        if not docs:
+        if not docs and not allow_empty:
             raise SrbenchError(f"no results in {where}; give a result file or --results DIR, or run "
-                               f"'srbench run --models {arg} ... --out {args.results}' first")
+                               f"'srbench run --model {arg} ... --out {args.results}' first (compare --run-missing runs B)")
     docs = [d for d in docs
             if (sets is None or d["dataset"] in sets) and (scales is None or int(d["scale"]) in scales)
             and (args.protocol is None or d["protocol"]["name"] == args.protocol)
             and (precision is None or _precision(d) == precision)]
-    if not docs:
+    if not docs and not allow_empty:
         wanted = ", ".join(f"{k} {v}" for k, v in (("set", args.sets), ("scale", args.scale), ("protocol", args.protocol),
                                                    ("precision", precision)) if v)
         raise SrbenchError(f"no result of {what} in {where} matches {wanted or 'the selection'}; "
@@ -92,7 +99,11 @@ def pairs(args) -> tuple[list[tuple[dict, dict]], list[str]]:
     side for a set and scale are an error asking for a narrower selection."""
     from ..report import set_order
 
-    side_a, side_b = select(args.a, args, "A"), select(args.b, args, "B", precision_default=None)
+    run_b = getattr(args, "run_missing", False)
+    if run_b and _is_file(args.b):
+        raise SrbenchError("--run-missing runs model B by name; B is a result file")
+    side_a = select(args.a, args, "A")
+    side_b = select(args.b, args, "B", precision_default=None, allow_empty=run_b)
     if len(side_a) == len(side_b) == 1 and all(_is_file(x) for x in (args.a, args.b)):
         return [(side_a[0], side_b[0])], []  # two result files: compared as given (or refused, saying why)
     out, skipped = [], []
@@ -103,6 +114,8 @@ def pairs(args) -> tuple[list[tuple[dict, dict]], list[str]]:
                                "choose one with --protocol / --precision, or pass result files")
         a = cands_a[0]
         cands_b = [d for d in side_b if _key(d) == _key(a)]
+        if not cands_b and run_b:
+            cands_b = [_run_missing(args, a)]
         if not cands_b and not (args.sets and args.scale):
             skipped.append(f"{key[0]} x{key[1]}")  # not asked for by name: reported, not an error
             continue
@@ -110,7 +123,7 @@ def pairs(args) -> tuple[list[tuple[dict, dict]], list[str]]:
             others = [d for d in side_b if _key(d)[:2] == key]
             raise SrbenchError(f"no result of B ({args.b}) for {key[0]} x{key[1]} under A's protocol and precision "
                                f"({_kinds([a])})" + (f"; B has {_kinds(others)}" if others else "")
-                               + "; run it first, or narrow --set / --scale")
+                               + "; run it first (--run-missing runs B), or narrow --set / --scale")
         if len(cands_b) > 1:
             raise SrbenchError(f"B has {len(cands_b)} results for {key[0]} x{key[1]} ({_kinds(cands_b)}); "
                                "pass result files to choose")
@@ -119,6 +132,18 @@ def pairs(args) -> tuple[list[tuple[dict, dict]], list[str]]:
         raise SrbenchError(f"A ({args.a}) and B ({args.b}) share no set and scale under one protocol and precision "
                                f"(A has {', '.join(skipped)}); run B there first")
     return out, skipped
+
+
+def _run_missing(args, a: dict) -> dict:
+    """Model B evaluated like result A (set, scale, protocol, precision, limit, metrics), written to --results."""
+    from ..engine import evaluate
+
+    log.info("running %s on %s x%s (protocol %s, %s) into %s", args.b, a["dataset"], a["scale"], a["protocol"]["name"],
+             _precision(a), args.results)
+    return evaluate(args.b, a["dataset"], int(a["scale"]), protocol=a["protocol"]["name"], metrics=list(a["metrics"]),
+                    data_root=args.data_root, device=args.device, precision=_precision(a),
+                    limit=(a.get("identity") or {}).get("limit"), out_dir=args.results, resume=True,
+                    workers=args.workers, progress=True)
 
 
 def _p(p: float) -> str:
