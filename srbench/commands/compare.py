@@ -62,7 +62,8 @@ def select(arg: str, args, what: str, precision_default: str | None = "fp32", al
         where = f"{args.results} for model '{arg}'"
         if not docs and not allow_empty:
             raise SrbenchError(f"no results in {where}; give a result file or --results DIR, or run "
-                               f"'srbench run --model {arg} ... --out {args.results}' first (compare --run-missing runs B)")
+                               f"'srbench run --model {arg} ... --out {args.results}' first"
+                               + (" (--run-missing runs B)" if what == "B" else ""))
     docs = [d for d in docs
             if (sets is None or d["dataset"] in sets) and (scales is None or int(d["scale"]) in scales)
             and (args.protocol is None or d["protocol"]["name"] == args.protocol)
