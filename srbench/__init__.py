@@ -6,12 +6,14 @@ Public API (imported lazily, so ``import srbench`` stays light)::
     srbench.score(sr_dir, dataset, scale, ...)      # a folder of precomputed SR images
     srbench.compute(metric, sr, hr=None, ...)       # one metric on one image
     srbench.create_model(name, scale, ...)          # a zoo model as a torch module
+    srbench.compare(result_a, result_b, ...)        # paired significance of two results on the same images
 """
 
 __version__ = "0.2.0"
 
 _API = {"evaluate": "srbench.engine", "make_plan": "srbench.engine", "score": "srbench.score",
-        "compute": "srbench.metrics", "create_model": "srbench.models"}
+        "compute": "srbench.metrics", "create_model": "srbench.models",
+        "compare": "srbench.significance"}
 
 __all__ = ["__version__", *_API]
 

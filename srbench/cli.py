@@ -28,6 +28,8 @@ COMMANDS = {
     "tradeoff": "Mult-Adds and params saved per 0.01 dB of PSNR loss against a reference model (from results)",
     "pareto": "which models are Pareto-dominated in (PSNR/SSIM, Mult-Adds, params) per set and scale (from results)",
     "export": "a zoo model as an ONNX file, checked against PyTorch with onnxruntime",
+    "compare": "is A better than B? paired bootstrap CI, Wilcoxon p and wins per metric (from results)",
+    "worst": "the images where a model loses most against a reference (or scores worst), from results",
 }
 
 

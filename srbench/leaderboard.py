@@ -56,7 +56,30 @@ def _value(table: Table, model: str, dataset: str, metric: str, bold: bool = Tru
     spec = metric_spec(metric)
     v = d["metrics"][metric]
     text = _fmt(v, spec.fmt if spec else ".4f")
-    return f"**{text}**" if bold and v == _best(table, dataset, metric) else text
+    if bold and v == _best(table, dataset, metric):
+        return f"**{text}**"
+    return text + TIE_MARK if bold and model in table.tied_with_best(dataset, metric) else text
+
+
+TIE_MARK = "≈"
+
+
+def significance_note(table: Table, dataset: str | None = None) -> str:
+    """How the tie marks of a table were decided (one line under it)."""
+    from .significance import CONFIDENCE, N_RESAMPLES, SEED
+
+    if dataset is not None:
+        n = sorted({d["n_images"] for (_, ds), d in table.docs.items() if ds == dataset})
+        # The smallest two-sided Wilcoxon p over n images is 2 / 2**n: 0.0625 on 5 images.
+        small = [k for k in n if 2.0 / 2 ** k >= 1 - CONFIDENCE]
+        why = (f"; on {small[0]} images no signed-rank p can fall below {1 - CONFIDENCE:.2g}, so every model ties"
+               if small else "")
+        return (f"{TIE_MARK}: not significantly different from the best (bold) at {CONFIDENCE:.0%}, paired over the "
+                f"same {'/'.join(map(str, n))} images (method under the summary){why}.")
+    return (f"{TIE_MARK}: not significantly different from the best (bold) at {CONFIDENCE:.0%}, paired over the same images: "
+            f"the bootstrap {CONFIDENCE:.0%} interval of the mean per-image difference ({N_RESAMPLES:,} resamples, "
+            f"seed {SEED}) includes 0 or the Wilcoxon signed-rank p ≥ {1 - CONFIDENCE:.2g} (`srbench compare`); "
+            "no correction for multiple comparisons.")
 
 
 def _md(rows: list[list[str]], headers: list[str]) -> str:
@@ -314,8 +337,9 @@ def render(table: Table, others: list[Table], plots: list[str] | None = None) ->
              next(iter(table.docs.values()))["protocol"]["description"] + ".", "", "## Summary", ""]
     for md in summary_tables(table):
         parts += [md, ""]
+    parts += [significance_note(table) + " The summary marks the ties of each set's table.", ""]
     for s in table.sets:
-        parts += [f"## {set_title(s)}", "", set_table(table, s), ""]
+        parts += [f"## {set_title(s)}", "", set_table(table, s), "", significance_note(table, s), ""]
     eff, note = efficiency_table(table)
     parts += ["## Efficiency", "", eff, "", note, ""]
     trade = tradeoff_section(table)

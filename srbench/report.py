@@ -10,7 +10,7 @@ results for the same cell (model, set) are an error naming both files.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import SrbenchError
@@ -22,6 +22,7 @@ class Table:
     scale: int
     docs: dict  # (model, dataset) -> result document
     precision: str = "fp32"
+    _ties: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -45,6 +46,17 @@ class Table:
     @property
     def sets(self) -> list[str]:
         return sorted({ds for _, ds in self.docs}, key=set_order)
+
+    def tied_with_best(self, dataset: str, metric: str) -> set[str]:
+        """Models whose ``metric`` on ``dataset`` is not significantly different from the best model's
+        (paired over the same images, :func:`srbench.significance.ties_with_best`)."""
+        if (dataset, metric) not in self._ties:
+            from .significance import ties_with_best
+
+            cells = [(m, d) for (m, ds), d in self.docs.items() if ds == dataset]
+            _, tied = ties_with_best([d for _, d in cells], metric)
+            self._ties[(dataset, metric)] = {cells[k][0] for k in tied}
+        return self._ties[(dataset, metric)]
 
     @property
     def metrics(self) -> list[str]:

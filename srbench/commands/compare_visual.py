@@ -35,15 +35,7 @@ def _box(text: str) -> tuple[int, int, int, int]:
 
 
 def run(args) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .. import pipeline
     from ..datasets import open_dataset
-    from ..engine import make_plan, process_image, runtime_for
-    from ..metrics import get_metric
     from ..registry import did_you_mean
 
     x, y, w, h = _box(args.box)
@@ -55,34 +47,61 @@ def run(args) -> int:
     metrics = split_list(args.metrics, "--metrics")
     panels = []
     for name in split_list(args.models, "--models"):
-        plan = make_plan(name, ds, args.scale, protocol=args.protocol, metrics=metrics, device=args.device,
-                         only={sample.name})
-        if "lpips" not in pipeline.available_inputs(plan.protocol):
-            raise SrbenchError(f"compare-visual needs an RGB protocol; '{plan.protocol.name}' is Y-only")
-        rt = runtime_for(plan)
-        _, pair, sr = process_image(plan, sample, rt)
-        label = ", ".join(f"{get_metric(m).title} {metric(pair):{get_metric(m).fmt}}" for m, metric in rt.metrics)
-        panels.append((f"{plan.label}\n{label}", sr))
-        hr = _hr_of(plan, sample)
+        title, sr, hr, _ = sr_panel(name, ds, sample, args.scale, args.protocol, metrics, args.device)
+        panels.append((title, sr))
     if x + w > hr.shape[1] or y + h > hr.shape[0]:
         raise SrbenchError(f"--box {args.box} falls outside the {hr.shape[1]}x{hr.shape[0]} (modcropped) HR image")
     panels.append(("HR", hr))
-    cols = min(len(panels), 4)
-    rows = -(-len(panels) // cols)
+    out = Path(args.out or f"compare_{safe_label(ds.card.name)}_{sample.stem}_x{args.scale}.png")
+    draw_grid([(title, img, (x, y, w, h)) for title, img in panels], min(len(panels), 4),
+              f"{ds.card.title} {sample.stem} x{args.scale}, crop x={x} y={y} {w}x{h} (protocol {args.protocol}; labels: whole-image values)",
+              out)
+    print(out)
+    return 0
+
+
+def sr_panel(model, ds, sample, scale: int, protocol: str | None, metrics: list[str], device: str = "cpu",
+             precision: str = "fp32"):
+    """(panel title, SR RGB uint8, modcropped HR RGB uint8, {metric: whole-image value}) of ``model`` on
+    one image of ``ds``, through the evaluation pipeline (a grey SR replicated to RGB like its HR)."""
+    from .. import pipeline
+    from ..engine import make_plan, process_image, runtime_for
+    from ..io import to_rgb
+    from ..metrics import get_metric
+
+    plan = make_plan(model, ds, scale, protocol=protocol, metrics=metrics, device=device, precision=precision,
+                     only={sample.name})
+    if "lpips" not in pipeline.available_inputs(plan.protocol):
+        raise SrbenchError(f"compare-visual needs an RGB protocol; '{plan.protocol.name}' is Y-only")
+    rt = runtime_for(plan)
+    _, pair, sr = process_image(plan, sample, rt)
+    values = {m: float(metric(pair)) for m, metric in rt.metrics}
+    label = ", ".join(f"{get_metric(m).title} {v:{get_metric(m).fmt}}" for m, v in values.items())
+    return f"{plan.label}\n{label}", to_rgb(sr), _hr_of(plan, sample), values
+
+
+def draw_grid(cells, cols: int, title: str, out: Path) -> Path:
+    """One PNG: ``cells`` (panel title, image, crop box x,y,w,h in its pixels) row-major in ``cols``
+    columns; a 2-D image (an error map) is drawn with a colour map."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    _, _, w, h = cells[0][2]
+    rows = -(-len(cells) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * h / w * rows + 0.6 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, (title, img) in zip(axes.flat, panels):
-        ax.imshow(img[y:y + h, x:x + w], interpolation="nearest")
-        ax.set_title(title, fontsize=9)
-    fig.suptitle(f"{ds.card.title} {sample.stem} x{args.scale}, crop x={x} y={y} {w}x{h} (protocol {args.protocol}; labels: whole-image values)", fontsize=10)
+    for ax, (panel, img, (x, y, w, h)) in zip(axes.flat, cells):
+        ax.imshow(img[y:y + h, x:x + w], interpolation="nearest", **({"cmap": "magma"} if img.ndim == 2 else {}))
+        ax.set_title(panel, fontsize=9)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    out = Path(args.out or f"compare_{safe_label(ds.card.name)}_{sample.stem}_x{args.scale}.png")
-    ensure_dir(out.parent)
+    ensure_dir(Path(out).parent)
     fig.savefig(out, dpi=120)
     plt.close(fig)
-    print(out)
-    return 0
+    return Path(out)
 
 
 def _hr_of(plan, sample):

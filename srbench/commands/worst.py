@@ -1,0 +1,136 @@
+"""``srbench worst --model A [--reference B] --set S --scale s``: the images where A loses most to B
+(or scores worst), from result files; ``--grid`` draws them through ``compare-visual``'s code, each
+crop where A's and B's error maps differ most. The ranking is :func:`srbench.worst.worst`'s."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from ..errors import SrbenchError
+from ..formatting import render
+from ._common import add_format, split_list
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="A: a result file, or a model name looked up in --results")
+    p.add_argument("--reference", help="B: a result file or model name (default: rank A's own worst images)")
+    p.add_argument("--set", dest="sets", required=True, help="the set")
+    p.add_argument("--scale", required=True, help="the scale")
+    p.add_argument("--protocol", help="protocol name, when the results hold several (e.g. matlab)")
+    p.add_argument("--precision", help="precision of results looked up by model name (default fp32)")
+    p.add_argument("--results", default="results", help="result files or folder for model names (default results/)")
+    p.add_argument("-k", type=int, default=10, help="how many images (default 10)")
+    p.add_argument("--metric", default="psnr", help="the ranking metric (default psnr)")
+    p.add_argument("--metrics", help="metrics shown and flagged, comma-separated (default: all both results hold)")
+    p.add_argument("--grid", metavar="PNG", help="also draw a crop grid of the first --grid-images images "
+                   "(re-runs the zoo models on them; needs the set's images and weights)")
+    p.add_argument("--grid-images", type=int, default=3, help="images in the grid (default 3)")
+    p.add_argument("--crop", type=int, default=96, help="crop size in HR pixels for the grid (default 96)")
+    p.add_argument("--data-root")
+    p.add_argument("--device", default="cpu")
+    add_format(p)
+
+
+def _docs(args) -> tuple[dict, dict | None]:
+    from .compare import pairs, select
+
+    if args.reference is None:
+        docs = select(args.model, args, "the model")
+        if len(docs) > 1:
+            raise SrbenchError(f"{len(docs)} results of {args.model} for {args.sets} x{args.scale}; choose one with "
+                               "--protocol / --precision, or pass a result file")
+        return docs[0], None
+    args.a, args.b = args.model, args.reference
+    return pairs(args)[0][0]
+
+
+def run(args) -> int:
+    from ..significance import _spec, decimals
+    from ..worst import worst
+
+    if len(split_list(args.sets, "--set")) != 1:
+        raise SrbenchError("--set takes one set")
+    doc_a, doc_b = _docs(args)
+    metrics = split_list(args.metrics, "--metrics") if args.metrics is not None else None
+    report = worst(doc_a, doc_b, args.metric, args.k, metrics)
+    if args.grid and args.grid_images < 1:
+        raise SrbenchError(f"--grid-images must be at least 1, got {args.grid_images}")
+    if args.format == "json":
+        print(render([], "json", json_doc=report.to_dict()))
+    else:
+        raw = args.format == "csv"
+
+        def f(v, fmt):
+            return v if raw or v is None else format(v, fmt)
+
+        specs = {m: _spec(doc_a, m) for m in report.metrics}
+        dfmt = {m: f"+.{decimals(s[3]) + 1}f" if decimals(s[3]) is not None else "+.5g" for m, s in specs.items()}
+        base = "B" if doc_b is not None else "median"
+        title = specs[report.metric][0]
+        rows = []
+        for r in report.images:
+            row = {"rank": r.rank, "image": r.name, f"A {title}": f(r.value, specs[report.metric][3])}
+            if doc_b is not None:
+                row[f"B {title}"] = f(r.reference, specs[report.metric][3])
+            row[f"A loss ({title})"] = f(r.loss, dfmt[report.metric].lstrip("+"))
+            row.update({f"Δ{specs[m][0]} A−{base}": f(r.deltas[m], dfmt[m]) for m in report.metrics if m != report.metric})
+            row["NR/FR disagree"] = ", ".join(r.disagree)
+            rows.append(row)
+        print(render(rows, args.format))
+        if args.format in ("table", "markdown"):
+            against = f"B = {report.reference}" if doc_b is not None else "A's median image"
+            print(f"\nA = {report.model}; {report.dataset} x{report.scale}, protocol {report.protocol}; the {len(rows)} of "
+                  f"{report.n_images} images where A is worst against {against} in {title} "
+                  f"({'higher' if report.higher_is_better else 'lower'} is better). Values at the leaderboard precision, "
+                  "differences one decimal more. NR/FR disagree: a no-reference and a full-reference metric say "
+                  f"opposite things about A there (against {'B' if doc_b is not None else 'the median'}).")
+    if args.grid:
+        out = draw_worst_grid(report, doc_a, doc_b, Path(args.grid), args.grid_images, args.crop, args.data_root,
+                              args.device)
+        log.info("wrote %s", out)
+    return 0
+
+
+def draw_worst_grid(report, doc_a: dict, doc_b: dict | None, out: Path, n_images: int, crop: int, data_root,
+                    device: str) -> Path:
+    """A row per image (A, B, HR, |error A − error B|; without B: A, HR, |error A|), through
+    compare-visual's pipeline and drawing; the crop where the error maps differ most."""
+    from ..datasets import open_dataset
+    from ..metrics import METRICS
+    from ..worst import error_map, max_difference_box
+    from .compare_visual import draw_grid, sr_panel
+
+    ds = open_dataset(report.dataset, data_root)
+    by_name = {s.name: s for s in ds.samples}
+    cells = []
+    for r in report.images[:n_images]:
+        sample = by_name.get(r.name)
+        if sample is None:
+            raise SrbenchError(f"{r.name} is not in {ds.card.name} at {ds.root}; the grid needs the set's images")
+        panels = []
+        for doc, stored in ((doc_a, r.value), (doc_b, r.reference)):
+            if doc is None:
+                continue
+            if (doc.get("identity", {}).get("model") or {}).get("kind") not in ("card", "int8"):
+                raise SrbenchError(f"--grid re-runs zoo models; {doc['model']} is not one (drop --grid)")
+            title, sr, hr, values = sr_panel(doc["model"], ds, sample, report.scale, doc["protocol"]["name"],
+                                             [report.metric], device,
+                                             doc.get("provenance", {}).get("precision", "fp32"))
+            tol = METRICS.get(report.metric).tolerance if report.metric in METRICS else 0.0
+            if abs(values[report.metric] - stored) > tol:
+                log.warning("%s on %s: re-run %s %.4f differs from the result's %.4f (beyond the gate tolerance %g)",
+                            doc["model"], r.name, report.metric, values[report.metric], stored, tol)
+            panels.append((f"{r.name}: {title}", sr))
+        errors = [error_map(sr, hr) for _, sr in panels]
+        diff = abs(errors[0] - errors[1]) if len(errors) == 2 else errors[0]
+        box = max_difference_box(diff, crop)
+        what = "|error A − error B|" if len(errors) == 2 else "|error A|"
+        cells += [(t, img, box) for t, img in panels] + [("HR", hr, box), (f"{what} (mean over RGB)", diff, box)]
+    cols = len(cells) // min(n_images, len(report.images))
+    return draw_grid(cells, cols, f"{ds.card.title} x{report.scale}: where {report.model} loses most"
+                     + (f" against {report.reference}" if report.reference else "")
+                     + f" in {report.metric} (crop where the error maps differ most)", out)
