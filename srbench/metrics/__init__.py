@@ -136,6 +136,12 @@ register(MetricSpec(
     "srbench.metrics.lpips:LPIPS", ".4f", 0.002, settings={"net": "vgg", "version": "0.1"},
 ))
 register(MetricSpec(
+    "dists", "DISTS", False, "lpips", (0.0, 1.0), "",
+    "DISTS (Ding et al. 2020), official dists-pytorch 0.1 alpha/beta, torchvision VGG16 ImageNet backbone, "
+    "whole RGB image / 255 (no resize), shaved as the protocol's lpips_shave",
+    "srbench.metrics.dists:DISTS", ".4f", 0.002,
+))
+register(MetricSpec(
     "niqe", "NIQE", False, "nr", (0.0, None), "",
     "NIQE (Mittal et al. 2013, official release modelparameters.mat), 96x96 blocks, float64",
     "srbench.metrics.niqe:NIQE", ".3f", 0.01,
