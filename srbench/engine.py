@@ -379,6 +379,8 @@ def aggregate(plan: Plan, records: list[dict], started: float | None = None, com
         spec = get_metric(m.name)
         info[m.name] = {**spec.to_dict(m.settings), "input": pipeline.input_description(plan.protocol, spec, plan.scale)}
         info[m.name].update(metric_notes(m.name, records))
+        if "note" in info[m.name]:
+            log.warning("%s on %s: %s %s", plan.label, ds.card.name, m.name, info[m.name]["note"])
     lr_counts: dict[str, int] = {"shipped": 0, "generated": 0, "cached": 0}
     for r in records:
         lr_counts[r["lr"]] = lr_counts.get(r["lr"], 0) + 1
