@@ -28,6 +28,7 @@ COMMANDS = {
     "tradeoff": "Mult-Adds and params saved per 0.01 dB of PSNR loss against a reference model (from results)",
     "pareto": "which models are Pareto-dominated in (PSNR/SSIM, Mult-Adds, params) per set and scale (from results)",
     "export": "a zoo model as an ONNX file, checked against PyTorch with onnxruntime",
+    "fid": "FID and KID (clean-fid) of SR images against HR on a grid of fixed-size patches",
     "certify": "recompute the certified metrics on their reference inputs against the official values (exit 1 on failure)",
 }
 
