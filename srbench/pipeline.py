@@ -25,7 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .color import gray_of, rgb_to_gray, rgb_to_y, rgb_to_y_uint8, rgb_to_ycbcr, ycbcr_to_rgb
+from .color import (
+    gray_of,
+    rgb_to_gray,
+    rgb_to_y,
+    rgb_to_y_uint8,
+    rgb_to_ycbcr,
+    ycbcr_to_rgb,
+)
 from .errors import SrbenchError
 from .imresize import IMRESIZE_VERSION, imresize, round_uint8
 from .io import check_uint8_image, decode_image, encode_png, modcrop, to_rgb

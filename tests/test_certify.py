@@ -121,9 +121,8 @@ def test_a_set_mean_with_ill_conditioned_images_carries_a_note():
     assert notes["ill_conditioned"] == ["a.png"] and "1 image(s)" in notes["note"] and "a.png" in notes["note"]
     assert "note" not in metric_notes("niqe", records[1:])
 
-    class Table:  # the two attributes the leaderboard's notes read
-        models, sets = ["m"], ["set5"]
-        docs = {("m", "set5"): {"metric_info": {"niqe": notes, "psnr": {}}}}
+    from types import SimpleNamespace
 
-    (line,) = table_notes(Table)
+    table = SimpleNamespace(models=["m"], sets=["set5"], docs={("m", "set5"): {"metric_info": {"niqe": notes, "psnr": {}}}})
+    (line,) = table_notes(table)
     assert line.startswith("- `m` Set5 NIQE: the mean includes 1 image(s)")

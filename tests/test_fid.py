@@ -24,7 +24,9 @@ def _sqrtm_fid(f1, f2):
 
 def _mmd2_unbiased(x, y):
     d = x.shape[1]
-    k = lambda a, b: (a @ b.T / d + 1) ** 3  # noqa: E731
+    def k(a, b):
+        return (a @ b.T / d + 1) ** 3
+
     m = len(x)
     kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
     return ((kxx.sum() - np.trace(kxx)) + (kyy.sum() - np.trace(kyy))) / (m * (m - 1)) - 2 * kxy.sum() / (m * m)

@@ -34,7 +34,7 @@ def run(args) -> int:
             if r["status"] == "skipped":
                 note = r["reason"]
             else:
-                note = (f"ill-conditioned (reported, not judged): " + ", ".join(
+                note = ("ill-conditioned (reported, not judged): " + ", ".join(
                     f"{row['image']} {_figure(row['delta'], rel)}" for row in r["rows"] if row["flagged"])
                     if r["flagged"] else "")
             lines.append(f"{r['metric']:<11} {r['status']:<7} {len(r['rows']):>6} "

@@ -200,7 +200,7 @@ def fid_kid(pairs, net, *, patch: int = 512, min_patches: int = MIN_PATCHES, all
                                  "kid_subset_size": KID_SUBSET_SIZE})
     if bootstrap:
         for name, stat in (("fid", frechet_distance), ("kid", lambda a, b: kernel_distance(a, b, seed))):
-            ci = scipy_bootstrap((np.arange(n),), lambda idx: stat(f_sr[idx.astype(int)], f_hr[idx.astype(int)]),
+            ci = scipy_bootstrap((np.arange(n),), lambda idx, stat=stat: stat(f_sr[idx.astype(int)], f_hr[idx.astype(int)]),
                                  n_resamples=bootstrap, confidence_level=confidence, method="percentile",
                                  vectorized=False, random_state=np.random.default_rng(seed)).confidence_interval
             setattr(result, f"{name}_interval", (float(ci.low), float(ci.high)))
