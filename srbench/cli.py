@@ -30,6 +30,8 @@ COMMANDS = {
     "export": "a zoo model as an ONNX file, checked against PyTorch with onnxruntime",
     "compare": "is A better than B? paired bootstrap CI, Wilcoxon p and wins per metric (from results)",
     "worst": "the images where a model loses most against a reference (or scores worst), from results",
+    "fid": "FID and KID (clean-fid) of SR images against HR on a grid of fixed-size patches",
+    "certify": "recompute the certified metrics on their reference inputs against the official values (exit 1 on failure)",
 }
 
 

@@ -29,6 +29,22 @@ def rgb_to_y(rgb: np.ndarray, rounded: bool = False) -> np.ndarray:
     return round_uint8(y).astype(np.float64) if rounded else y
 
 
+def rgb_to_y_uint8(rgb: np.ndarray) -> np.ndarray:
+    """Y of MATLAB ``rgb2ycbcr`` on a uint8 image, uint8, in MATLAB's formula order.
+
+    For uint8 input MATLAB scales the coefficients first (T / 255) and evaluates
+    ``imlincomb(T(1,1), R, T(1,2), G, T(1,3), B, 16)`` left to right in double before rounding; Y values
+    that fall on k + 0.5 round as that order gives, not as ``16 + (65.481 R + ...) / 255`` does.
+    """
+    x = rgb.astype(np.float64)
+    t = YCBCR_FROM_RGB[0] / 255.0
+    y = t[0] * x[..., 0]
+    y += t[1] * x[..., 1]
+    y += t[2] * x[..., 2]
+    y += 16.0
+    return round_uint8(y)
+
+
 def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
     """Full MATLAB ``rgb2ycbcr(im2double(.)) * 255`` in float64 (no rounding)."""
     return rgb.astype(np.float64) @ (YCBCR_FROM_RGB.T / 255.0) + YCBCR_OFFSET

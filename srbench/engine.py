@@ -24,7 +24,7 @@ from pathlib import Path
 from . import pipeline
 from .errors import AssetMissingError, SrbenchError
 from .inference import EVAL_THREADS
-from .metrics import build_metric, get_metric
+from .metrics import build_metric, get_metric, metric_notes
 from .protocols import CANONICAL, Protocol, get_protocol
 from .results import SCHEMA_VERSION, ResultStore, environment, identity_key, result_stem
 from .sources import Source, make_runner, resolve_source
@@ -337,11 +337,12 @@ def evaluate_shard(plan: Plan, samples) -> list[dict]:
         for name, metric in rt.metrics:
             t0 = time.perf_counter()
             try:
-                values = metric.batch(pairs)
+                values = metric.batch_details(pairs)
             except SrbenchError as exc:
                 where = pairs[0].name if len(pairs) == 1 else f"one of {', '.join(p.name for p in pairs)}"
                 raise SrbenchError(f"{name} on {where}: {exc}") from None
-            for rec, v in zip(records, values):
+            for rec, (v, extra) in zip(records, values):
+                rec.update(extra)
                 v = float(v)
                 if math.isnan(v) or (math.isinf(v) and not (name.startswith("psnr") and v > 0)):
                     raise SrbenchError(f"{name} of {plan.label} on {rec['name']} is {v}: not a score "
@@ -377,6 +378,9 @@ def aggregate(plan: Plan, records: list[dict], started: float | None = None, com
     for m in plan.metrics:
         spec = get_metric(m.name)
         info[m.name] = {**spec.to_dict(m.settings), "input": pipeline.input_description(plan.protocol, spec, plan.scale)}
+        info[m.name].update(metric_notes(m.name, records))
+        if "note" in info[m.name]:
+            log.warning("%s on %s: %s %s", plan.label, ds.card.name, m.name, info[m.name]["note"])
     lr_counts: dict[str, int] = {"shipped": 0, "generated": 0, "cached": 0}
     for r in records:
         lr_counts[r["lr"]] = lr_counts.get(r["lr"], 0) + 1

@@ -314,6 +314,18 @@ def deviation_notes(table: Table) -> list[str]:
     return notes
 
 
+def metric_notes(table: Table) -> list[str]:
+    """The notes a result's set values carry (NIQE means that include ill-conditioned images)."""
+    notes = []
+    for model in table.models:
+        for s in table.sets:
+            d = table.docs.get((model, s))
+            for name, info in ((d or {}).get("metric_info") or {}).items():
+                if info.get("note"):
+                    notes.append(f"- `{model}` {set_title(s)} {metric_spec(name).title}: {info['note']}.")
+    return notes
+
+
 def protocol_footer(table: Table) -> str:
     any_doc = next(iter(table.docs.values()))
     p = any_doc["protocol"]
@@ -357,6 +369,9 @@ def render(table: Table, others: list[Table], plots: list[str] | None = None) ->
     notes = deviation_notes(table)
     if notes:
         parts += ["## Deviations from published PSNR (> 0.02 dB)", "", *notes, ""]
+    caveats = metric_notes(table)
+    if caveats:
+        parts += ["## Metric notes", "", *caveats, ""]
     if plots:
         parts += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
     parts += ["---", "", protocol_footer(table), ""]

@@ -25,7 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .color import gray_of, rgb_to_gray, rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
+from .color import (
+    gray_of,
+    rgb_to_gray,
+    rgb_to_y,
+    rgb_to_y_uint8,
+    rgb_to_ycbcr,
+    ycbcr_to_rgb,
+)
 from .errors import SrbenchError
 from .imresize import IMRESIZE_VERSION, imresize, round_uint8
 from .io import check_uint8_image, decode_image, encode_png, modcrop, to_rgb
@@ -387,7 +394,7 @@ def nr_image(protocol: Protocol, sr: np.ndarray, gray: bool) -> np.ndarray:
     elif protocol.nr_luma == "gray":
         g = rgb_to_gray(to_rgb(sr))
     else:
-        g = rgb_to_y(to_rgb(sr))
+        return rgb_to_y_uint8(to_rgb(sr)).astype(np.float64)  # ties rounded in MATLAB's formula order
     return round_uint8(g).astype(np.float64)
 
 

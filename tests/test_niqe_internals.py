@@ -35,3 +35,51 @@ def test_mscn_equals_the_formula():
     mu = blur(im)
     expected = (im - mu) / (np.sqrt(np.abs(blur(im * im) - mu * mu)) + 1.0)
     np.testing.assert_array_equal(srb_niqe.mscn(im), expected)
+
+
+def test_the_2d_order_of_the_conditioning_check_is_matlabs():
+    rng = np.random.default_rng(1)
+    im = rng.integers(0, 256, (20, 27)).astype(np.float64)
+    im[4:15, 6:20] = 117.0  # a flat area: MSCN is rounding residues there, so it must match bit for bit
+
+    # fspecial('gaussian', 7, 7/6) / sum(sum(.)), written out; imfilter 'replicate': each output pixel is
+    # the sum of the 49 products, kernel taken column by column (MATLAB's column-major order)
+    x, y = np.meshgrid(np.arange(-3.0, 4.0), np.arange(-3.0, 4.0))
+    h = np.exp(-(x * x + y * y) / (2 * (7 / 6) * (7 / 6)))
+    h = h / sum(h.T.ravel().tolist(), 0.0)
+    h = h / sum([sum(col.tolist(), 0.0) for col in h.T], 0.0)
+    assert np.array_equal(h, srb_niqe._WINDOW_2D)
+
+    def blur(a):
+        p = np.pad(a, 3, mode="edge")
+        out = np.zeros_like(a)
+        for r in range(a.shape[0]):
+            for c in range(a.shape[1]):
+                acc = 0.0
+                for j in range(7):
+                    for i in range(7):
+                        acc += p[r + i, c + j] * h[i, j]
+                out[r, c] = acc
+        return out
+
+    mu = blur(im)
+    expected = (im - mu) / (np.sqrt(np.abs(blur(im * im) - mu * mu)) + 1.0)
+    got = srb_niqe.mscn(im, srb_niqe._imfilter_2d)
+    np.testing.assert_array_equal(got, expected)
+    flat = got[7:12, 9:17]
+    assert np.count_nonzero(flat) > 0 and np.abs(flat).max() < 1e-9  # residues, not exact zeros
+
+
+def test_rgb2ycbcr_uint8_rounds_ties_in_matlab_order():
+    from srbench.color import rgb_to_y_uint8
+    from srbench.imresize import round_uint8
+
+    rng = np.random.default_rng(4)
+    rgb = rng.integers(0, 256, (300, 300, 3)).astype(np.uint8)
+    x = rgb.astype(np.float64)
+    t = [65.481 / 255, 128.553 / 255, 24.966 / 255]
+    matlab = np.floor(((t[0] * x[..., 0] + t[1] * x[..., 1]) + t[2] * x[..., 2]) + 16.0 + 0.5)
+    np.testing.assert_array_equal(rgb_to_y_uint8(rgb), matlab)
+    # the other formula order rounds some ties the other way
+    other = round_uint8(16.0 + (65.481 * x[..., 0] + 128.553 * x[..., 1] + 24.966 * x[..., 2]) / 255.0)
+    assert 0 < np.count_nonzero(other != rgb_to_y_uint8(rgb)) < 0.01 * other.size

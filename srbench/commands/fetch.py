@@ -17,7 +17,7 @@ from ..errors import SrbenchError
 log = logging.getLogger(__name__)
 
 # What `--file F --as NAME` can register: name -> (file name in the cache, check of the file).
-REGISTRABLE = {"ma-model": "model.mat"}
+REGISTRABLE = {"ma-model": "model.mat", "inception": "inception-2015-12-05.pt"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,7 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dataset", help="set(s), comma-separated: set5, set14, b100, urban100, div2k")
     g.add_argument("--file", help="a file you supply, registered with --as (its sha256 is recorded in results)")
     p.add_argument("--as", dest="as_name", choices=tuple(REGISTRABLE),
-                   help="what --file is: ma-model = model.mat of Ma et al. (chaoma99/sr-metric)")
+                   help="what --file is: ma-model = model.mat of Ma et al. (chaoma99/sr-metric); "
+                        "inception = inception-2015-12-05.pt (clean-fid's Inception, for srbench fid)")
     p.add_argument("--data-root", help="where sets go (default $SRBENCH_DATA or $SRBENCH_HOME/datasets)")
 
 
@@ -80,13 +81,18 @@ def fetch_dataset(name: str, root: Path) -> Path:
 
 def register(path: str, as_name: str | None) -> None:
     from ..assets import register_file
+    from ..metrics.fid import load_inception
     from ..metrics.ma import load_ma_model
 
     if as_name is None:
         raise SrbenchError("--file needs --as (what the file is): " + ", ".join(REGISTRABLE))
-    load_ma_model(path)  # refuse a file that is not the model
+    if not Path(path).is_file():
+        raise SrbenchError(f"--file {path}: no such file")
+    # refuse a file that is not what it is registered as
+    (load_ma_model if as_name == "ma-model" else load_inception)(path)
     info = register_file(Path(path), as_name, REGISTRABLE[as_name])
-    log.info("%s registered: %s (sha256 %s); ma and pi now use it", as_name, path, info["sha256"])
+    users = "ma and pi" if as_name == "ma-model" else "srbench fid"
+    log.info("%s registered: %s (sha256 %s); %s now use it", as_name, path, info["sha256"], users)
 
 
 def run(args) -> int:

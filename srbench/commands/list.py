@@ -40,16 +40,21 @@ def _datasets() -> list[dict]:
 
 
 def _metrics() -> list[dict]:
+    from ..certify import certificate_info
     from ..metrics import METRICS
 
     rows = []
     for n in METRICS.names():
         m = METRICS.get(n)
         lo, hi = m.value_range
+        cert = certificate_info(n)
+        if cert is not None:
+            delta = cert["max_abs_delta"]
+            cert = f"v{cert['version']}: max |delta| {f'{100 * delta:.3f}%' if cert['relative'] else f'{delta:.2g}'}"
         rows.append({"name": n, "better": m.arrow + (" higher" if m.higher_is_better else " lower"),
                      "reference": "full-reference" if m.needs_reference else "no-reference",
                      "range": f"[{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]",
-                     "description": m.description})
+                     "certificate": cert or "-", "description": m.description})
     return rows
 
 

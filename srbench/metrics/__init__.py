@@ -8,6 +8,7 @@ the no-reference grey image)::
     class Metric:
         def __call__(self, pair) -> float
         def batch(self, pairs) -> list[float]        # default: one by one
+        def batch_details(self, pairs) -> list[tuple[float, dict]]  # value + extra record fields
         def assets(self) -> dict[str, str]           # every file it uses -> sha256, for provenance
 
 The set value is the spec's ``aggregate`` of the per-image values (``mean``: the literature's
@@ -86,6 +87,10 @@ class Metric:
     def batch(self, pairs) -> list[float]:
         return [self(p) for p in pairs]
 
+    def batch_details(self, pairs) -> list[tuple[float, dict]]:
+        """Each value with the extra fields it adds to the image's record (NIQE: its conditioning)."""
+        return [(v, {}) for v in self.batch(pairs)]
+
     def assets(self) -> dict[str, str]:
         return {}
 
@@ -131,6 +136,12 @@ register(MetricSpec(
     "srbench.metrics.lpips:LPIPS", ".4f", 0.002, settings={"net": "vgg", "version": "0.1"},
 ))
 register(MetricSpec(
+    "dists", "DISTS", False, "lpips", (0.0, 1.0), "",
+    "DISTS (Ding et al. 2020), official dists-pytorch 0.1 alpha/beta, torchvision VGG16 ImageNet backbone, "
+    "whole RGB image / 255 (no resize), shaved as the protocol's lpips_shave",
+    "srbench.metrics.dists:DISTS", ".4f", 0.002,
+))
+register(MetricSpec(
     "niqe", "NIQE", False, "nr", (0.0, None), "",
     "NIQE (Mittal et al. 2013, official release modelparameters.mat), 96x96 blocks, float64",
     "srbench.metrics.niqe:NIQE", ".3f", 0.01,
@@ -145,6 +156,26 @@ register(MetricSpec(
     "Perceptual Index = ((10 - Ma) + NIQE) / 2 (PIRM-2018)",
     "srbench.metrics.ma:PI", ".3f", 0.01,
 ))
+
+
+def metric_notes(name: str, records: list[dict]) -> dict:
+    """What the set value of metric ``name`` must say about its images (for ``metric_info``): the images
+    whose value is ill-conditioned (NIQE on flat areas, ``<name>_conditioning`` in their record), and the
+    metric's agreement certificate (:mod:`srbench.certify`) where it has one."""
+    from ..certify import certificate_info
+
+    out = {}
+    key = f"{name}_conditioning"
+    flagged = [r["name"] for r in records if r.get(key, {}).get("flagged")]
+    if flagged:
+        out["ill_conditioned"] = flagged
+        out["note"] = (f"the mean includes {len(flagged)} image(s) whose {get_metric(name).title} depends on "
+                       f"rounding residues on flat areas by more than 0.1%: {', '.join(flagged[:5])}"
+                       + (" …" if len(flagged) > 5 else ""))
+    certificate = certificate_info(name)
+    if certificate is not None:
+        out["certificate"] = certificate
+    return out
 
 
 def get_metric(name: str) -> MetricSpec:

@@ -4,7 +4,7 @@ Follows the release's MATLAB code (``computequality.m``, ``computefeature.m``,
 ``estimateaggdparam.m``) with the pristine model ``modelparameters.mat``, as used by PIRM-2018:
 - the image (integer grey levels, as double) is cropped to a multiple of the 96x96 block;
 - two scales, the second = MATLAB ``imresize(im, 0.5)`` of the double image (no rounding);
-- MSCN: 7x7 Gaussian (sigma 7/6) with ``imfilter(..., 'replicate')``,
+- MSCN: 7x7 Gaussian (sigma 7/6) with ``imfilter(..., 'replicate')`` as two 1-D passes,
   ``(im - mu) ./ (sqrt(|E[im^2] - mu^2|) + 1)``;
 - per block (96x96, then 48x48, no overlap): AGGD fit of the coefficients ([alpha, (bl + br) / 2])
   and of their products with the 4 circularly shifted neighbours ([alpha, mean, bl, br]) -> 36 values;
@@ -12,6 +12,14 @@ Follows the release's MATLAB code (``computequality.m``, ``computefeature.m``,
   covariance only), distance to the pristine MVG with MATLAB's ``pinv``.
 Block statistics are vectorised over all blocks; the AGGD shape is the grid point 0.2:0.001:10
 minimising the squared ratio difference, exactly as ``estimateaggdparam`` does.
+
+Conditioning: on flat areas the MSCN coefficients are rounding residues whose signs depend on the order
+in which the filter sums its products, and NIQE there moves by percents between equally valid orders
+(:func:`niqe_conditioning` measures it per image). Against the official values of pyiqa's TID2013
+calibration images the separable order agrees better on the ill-conditioned images (I19: +0.7% against
++4.5% for a 2-D filter summed in MATLAB's column-major order) and equally on the well-conditioned ones
+(I04, I06 within 0.04%), so it stays the default; MATLAB's own order (which depends on its version and on
+Intel IPP) cannot be reproduced bit for bit without MATLAB.
 
 This is not MATLAB's built-in ``niqe()`` (a different pristine model). The input (which grey image,
 what shave) is the pipeline's: Y of ``rgb2ycbcr`` with a 4 px shave under PIRM-2018, MATLAB
@@ -24,7 +32,7 @@ import warnings
 from functools import lru_cache
 
 import numpy as np
-from scipy.ndimage import correlate1d
+from scipy.ndimage import correlate, correlate1d
 from scipy.special import gamma as _gamma
 
 from ..assets import Asset, resolve
@@ -67,8 +75,58 @@ _GAM = 0.2 + 0.001 * np.arange(9801)
 _R_GAM = _gamma(2.0 / _GAM) ** 2 / (_gamma(1.0 / _GAM) * _gamma(3.0 / _GAM))
 
 
+def _fspecial_gaussian(size: int = 7, sigma: float = 7.0 / 6.0) -> np.ndarray:
+    """``window = fspecial('gaussian', 7, 7/6); window = window / sum(sum(window))`` of computequality.m,
+    in MATLAB's order: exp(-(x.*x + y.*y) / (2*std*std)), then the two normalisations (sums in
+    column-major order, one element after the other)."""
+    half = (size - 1) / 2
+    x, y = np.meshgrid(np.arange(-half, half + 1), np.arange(-half, half + 1))
+    h = np.exp(-(x * x + y * y) / (2 * sigma * sigma))
+    h[h < np.finfo(np.float64).eps * h.max()] = 0
+    total = 0.0
+    for v in h.ravel(order="F"):  # sum(h(:))
+        total += v
+    h = h / total
+    total = 0.0
+    for column in h.T:  # sum(sum(window)): column sums, then their sum
+        s = 0.0
+        for v in column:
+            s += v
+        total += s
+    return h / total
+
+
+_WINDOW_2D = _fspecial_gaussian()
+# Relative change of NIQE between two summation orders of the same filter above which an image's NIQE is
+# flagged as ill-conditioned.
+CONDITIONING_TOLERANCE = 1e-3
+# MSCN coefficients below this magnitude are rounding residues of a flat neighbourhood, not image content.
+RESIDUE = 1e-9
+
+
+def _imfilter_2d(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``imfilter(x, window, 'replicate')`` with the 7x7 window applied as one 2-D correlation.
+
+    The 49 products are summed for each pixel in MATLAB's column-major kernel order, with the window as
+    ``fspecial`` computes it. On a flat area the filtered value differs from the pixel by rounding residues
+    (~1e-15) where two 1-D passes often give exact zeros; their signs enter NIQE's AGGD fits. An
+    alternative order for ``niqe_conditioning`` (see the module docstring for why it is not the default).
+    """
+    k = _WINDOW_2D.shape[0]
+    r = k // 2
+    padded = np.pad(x, r, mode="edge")
+    h, w = x.shape
+    out = np.zeros_like(x, dtype=np.float64) if out is None else out
+    out[...] = 0.0
+    term = np.empty_like(out)
+    for j in range(k):
+        for i in range(k):
+            np.multiply(padded[i:i + h, j:j + w], _WINDOW_2D[i, j], out=term)
+            out += term
+    return out
+
+
 def _gaussian_1d(size: int = 7, sigma: float = 7.0 / 6.0) -> np.ndarray:
-    # fspecial('gaussian', 7, 7/6) is the outer product of this normalised 1-D kernel.
     x = np.arange(size, dtype=np.float64) - (size - 1) / 2
     g = np.exp(-(x * x) / (2 * sigma * sigma))
     return g / g.sum()
@@ -77,21 +135,27 @@ def _gaussian_1d(size: int = 7, sigma: float = 7.0 / 6.0) -> np.ndarray:
 _WINDOW = _gaussian_1d()
 
 
-def _imfilter_replicate(x: np.ndarray, tmp: np.ndarray | None = None) -> np.ndarray:
-    """``imfilter(x, fspecial('gaussian', 7, 7/6), 'replicate')`` (separable, same size)."""
-    out = correlate1d(x, _WINDOW, axis=0, mode="nearest", output=tmp)
-    return correlate1d(out, _WINDOW, axis=1, mode="nearest")
+def _imfilter_replicate(x: np.ndarray) -> np.ndarray:
+    """``imfilter(x, fspecial('gaussian', 7, 7/6), 'replicate')`` as two normalised 1-D passes (scipy)."""
+    return correlate1d(correlate1d(x, _WINDOW, axis=0, mode="nearest"), _WINDOW, axis=1, mode="nearest")
 
 
-def mscn(im: np.ndarray) -> np.ndarray:
-    """Mean-subtracted contrast-normalised coefficients of computequality.m."""
-    # (im - mu) / (sqrt(|E[im^2] - mu^2|) + 1), step by step in place (same operations, fewer arrays)
-    tmp = np.empty_like(im, dtype=np.float64)
-    mu = _imfilter_replicate(im, tmp)
-    np.multiply(im, im, out=tmp)
-    sigma = _imfilter_replicate(tmp, tmp)
-    np.multiply(mu, mu, out=tmp)
-    sigma -= tmp
+def _scipy_2d(x: np.ndarray) -> np.ndarray:
+    """The outer product of the 1-D window through scipy's 2-D correlation (as Python ports filter)."""
+    return correlate(x, np.outer(_WINDOW, _WINDOW), mode="nearest")
+
+
+# Other admissible summation orders of the same filter: the conditioning measures NIQE's spread over them.
+_OTHER_ORDERS = (_imfilter_2d, _scipy_2d)
+
+
+def mscn(im: np.ndarray, blur=None) -> np.ndarray:
+    """Mean-subtracted contrast-normalised coefficients of computequality.m:
+    ``(im - mu) ./ (sqrt(abs(imfilter(im.*im) - mu.*mu)) + 1)``."""
+    blur = blur or _imfilter_replicate
+    mu = blur(im)
+    sigma = blur(im * im)
+    sigma -= mu * mu
     np.abs(sigma, out=sigma)
     np.sqrt(sigma, out=sigma)
     sigma += 1.0
@@ -187,8 +251,8 @@ def _pinv(a: np.ndarray) -> np.ndarray:
     return (vt.T * s_inv) @ u.T
 
 
-def niqe_features(im: np.ndarray, block: int = BLOCK) -> np.ndarray:
-    """(n_blocks, 36) features of a grey image (float, integer levels), cropped to whole blocks."""
+def _mscn_scales(im: np.ndarray, block: int, blur=None) -> list[np.ndarray]:
+    """The MSCN maps of both scales of a grey image (float, integer levels), cropped to whole blocks."""
     im = np.asarray(im, dtype=np.float64)
     nh, nw = im.shape[0] // block, im.shape[1] // block
     if nh * nw < 2:
@@ -197,18 +261,20 @@ def niqe_features(im: np.ndarray, block: int = BLOCK) -> np.ndarray:
             "after the border shave"
         )
     im = im[: nh * block, : nw * block]
-    feats = []
-    for scale in (1, 2):
-        size = block // scale
-        feats.append(block_features(_blocks(mscn(im), size, size)))
-        if scale == 1:
-            im = downscale_half(im)  # imresize(im, 0.5): double in, double out, no rounding
-    return np.concatenate(feats, axis=1)
+    # the second scale: imresize(im, 0.5) of the double image, no rounding
+    return [mscn(im, blur), mscn(downscale_half(im), blur)]
 
 
-def niqe(im: np.ndarray, mu_pris: np.ndarray, cov_pris: np.ndarray, block: int = BLOCK) -> float:
-    """NIQE of a 2-D grey image (values on the 0-255 scale, already rounded/shaved as wanted)."""
-    feat = niqe_features(im, block)
+def _features(maps: list[np.ndarray], block: int) -> np.ndarray:
+    return np.concatenate([block_features(_blocks(m, block // s, block // s)) for s, m in zip((1, 2), maps)], axis=1)
+
+
+def niqe_features(im: np.ndarray, block: int = BLOCK) -> np.ndarray:
+    """(n_blocks, 36) features of a grey image (float, integer levels), cropped to whole blocks."""
+    return _features(_mscn_scales(im, block), block)
+
+
+def _distance(feat: np.ndarray, mu_pris: np.ndarray, cov_pris: np.ndarray) -> float:
     # nanmean / nancov: NaN features (a block with an empty AGGD side) are left out; a NaN score
     # results only where MATLAB's would be NaN too
     with warnings.catch_warnings():
@@ -218,6 +284,40 @@ def niqe(im: np.ndarray, mu_pris: np.ndarray, cov_pris: np.ndarray, block: int =
     d = np.ravel(mu_pris) - mu_dist
     inv = _pinv((cov_pris + cov_dist) / 2)
     return float(np.sqrt(d @ inv @ d))
+
+
+def niqe(im: np.ndarray, mu_pris: np.ndarray, cov_pris: np.ndarray, block: int = BLOCK) -> float:
+    """NIQE of a 2-D grey image (values on the 0-255 scale, already rounded/shaved as wanted)."""
+    return _distance(niqe_features(im, block), mu_pris, cov_pris)
+
+
+def niqe_conditioning(im: np.ndarray, mu_pris: np.ndarray, cov_pris: np.ndarray,
+                      block: int = BLOCK) -> tuple[float, dict]:
+    """(NIQE, conditioning) of a grey image.
+
+    On flat areas the MSCN coefficients are rounding residues (|c| < 1e-9) whose signs depend on the
+    order in which the filter sums its products; they enter the AGGD side counts, so NIQE there depends on
+    the implementation as much as on the image. ``residue_share``: share of such coefficients (both
+    scales); ``flat_blocks``: share of 96x96 blocks at least half made of them; ``sensitivity``: the
+    largest relative change of NIQE when the same Gaussian is computed and summed as other
+    implementations do (MATLAB's 2-D order; scipy's 2-D correlation), computed where there are residues; ``flagged``: sensitivity above 0.1%.
+    """
+    maps = _mscn_scales(im, block)
+    value = _distance(_features(maps, block), mu_pris, cov_pris)
+    residue = [np.abs(m) < RESIDUE for m in maps]
+    n_residue = sum(int(r.sum()) for r in residue)
+    per_block = _blocks(residue[0], block, block).reshape(-1, block * block).mean(axis=1)
+    sensitivity = 0.0
+    if n_residue:
+        for blur in _OTHER_ORDERS:
+            other = _distance(_features(_mscn_scales(im, block, blur), block), mu_pris, cov_pris)
+            sensitivity = max(sensitivity, abs(other - value) / value)
+    return value, {
+        "residue_share": round(n_residue / sum(r.size for r in residue), 6),
+        "flat_blocks": round(float((per_block >= 0.5).mean()), 6),
+        "sensitivity": round(sensitivity, 6),
+        "flagged": bool(sensitivity > CONDITIONING_TOLERANCE),
+    }
 
 
 def niqe_params_file():
@@ -253,7 +353,9 @@ def load_niqe_params() -> tuple[np.ndarray, np.ndarray]:
 
 
 class NIQE(Metric):
-    """NIQE of the prepared no-reference grey image (lower is better); parameters load once, lazily."""
+    """NIQE of the prepared no-reference grey image (lower is better); parameters load once, lazily.
+
+    Each image's record also carries ``niqe_conditioning`` (see :func:`niqe_conditioning`)."""
 
     def __init__(self, device: str = "cpu"):
         self._params = None
@@ -271,3 +373,11 @@ class NIQE(Metric):
     def __call__(self, pair) -> float:
         mu, cov = self.params
         return niqe(pair.nr, mu, cov)
+
+    def batch_details(self, pairs) -> list[tuple[float, dict]]:
+        mu, cov = self.params
+        out = []
+        for pair in pairs:
+            value, conditioning = niqe_conditioning(pair.nr, mu, cov)
+            out.append((value, {"niqe_conditioning": conditioning}))
+        return out
