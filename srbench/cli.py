@@ -28,6 +28,7 @@ COMMANDS = {
     "tradeoff": "Mult-Adds and params saved per 0.01 dB of PSNR loss against a reference model (from results)",
     "pareto": "which models are Pareto-dominated in (PSNR/SSIM, Mult-Adds, params) per set and scale (from results)",
     "export": "a zoo model as an ONNX file, checked against PyTorch with onnxruntime",
+    "ntire-score": "a x4 model scored as the NTIRE efficient-SR challenge of a year scored it (gate, counts, score)",
 }
 
 
