@@ -108,3 +108,17 @@ def test_module_too_small_for_its_input_is_refused_in_one_line():
     with pytest.raises(SrbenchError) as e:
         count_ops(_Pool7(), 10, 10)
     assert "does not run on a 10x10 input" in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the warning is about a missing CUDA runtime")
+def test_cpu_runtime_prints_no_cuda_warning():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-m", "srbench.cli", "profile", "--model", "fsrcnn", "--scale", "4",
+                           "--runtime", "--input", "32x32"], capture_output=True, text=True, cwd=repo, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "clean" in proc.stdout and "CUDA" not in proc.stderr, proc.stderr
