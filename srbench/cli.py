@@ -32,6 +32,7 @@ COMMANDS = {
     "worst": "the images where a model loses most against a reference (or scores worst), from results",
     "fid": "FID and KID (clean-fid) of SR images against HR on a grid of fixed-size patches",
     "certify": "recompute the certified metrics on their reference inputs against the official values (exit 1 on failure)",
+    "ntire-score": "a x4 model scored as the NTIRE efficient-SR challenge of a year scored it (gate, counts, score)",
 }
 
 

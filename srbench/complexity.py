@@ -23,6 +23,7 @@ features, once per image whatever its size.
 from __future__ import annotations
 
 import copy
+import logging
 import math
 from fractions import Fraction
 
@@ -30,9 +31,11 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
+from .counting import MAX_PROBE, fit_at_size, meta_copy
 from .counting import PROBE as _PROBE
-from .counting import fit_at_size, meta_copy
 from .errors import SrbenchError
+
+log = logging.getLogger(__name__)
 
 HR720 = (720, 1280)  # (height, width) of the HR output
 LR480 = (480, 480)
@@ -78,14 +81,15 @@ def count_weights(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in _counted(module) if p.dim() >= 2)
 
 
-def _mapping(weight_ptrs: set[int]) -> dict:
+def _mapping(weight_ids: set[int]) -> dict:
     """``custom_mapping`` giving MACs under srbench's convention (raw tensors, not shapes)."""
 
     def conv_macs(x, w, bias, stride, padding, dilation, transposed, *rest, out_val=None, **kwargs):
         # aten.convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding,
         # groups). weight is (Cout, Cin/g, k, k), or (Cin, Cout/g, k, k) when transposed: either way
         # prod(weight) = k*k*Cin/g*Cout, charged per output pixel (the HR pixel for a deconv).
-        if w.untyped_storage().data_ptr() not in weight_ptrs:
+        # A parameter or a view of one (identity, not storage: meta tensors have no storage address).
+        if id(w) not in weight_ids and (w._base is None or id(w._base) not in weight_ids):
             return 0  # a fixed transform (MeanShift, colour conv), not a network weight
         return out_val.shape[0] * math.prod(out_val.shape[2:]) * math.prod(w.shape)
 
@@ -111,14 +115,14 @@ def count_at(module: torch.nn.Module, height: int, width: int, channels: int = 3
     return macs, flops, shape
 
 
-def _count(module, height, width, channels, dtype):
-    ptrs = {p.untyped_storage().data_ptr() for p in _counted(module)}
-    x = torch.rand(1, channels, height, width, dtype=dtype, generator=torch.Generator().manual_seed(0))
+def _count(module, height, width, channels, dtype, device="cpu"):
+    ids = {id(p) for p in _counted(module)}
+    x = torch.rand(1, channels, height, width, dtype=dtype, generator=torch.Generator().manual_seed(0)).to(device)
     ran: list[nn.Module] = []
     hooks = [m.register_forward_pre_hook(lambda m, args: ran.append(m)) for m in module.modules()]
     try:
         with torch.no_grad():
-            with FlopCounterMode(display=False) as stock, FlopCounterMode(display=False, custom_mapping=_mapping(ptrs)) as conv:
+            with FlopCounterMode(display=False) as stock, FlopCounterMode(display=False, custom_mapping=_mapping(ids)) as conv:
                 y = module(x)
     finally:
         for h in hooks:
@@ -133,27 +137,44 @@ def _used_params(module, ran) -> int:
     return sum(p.numel() for p in used.values())
 
 
+def _target(module: torch.nn.Module, channels: int, dtype: torch.dtype) -> tuple[torch.nn.Module, str]:
+    """A ``meta`` copy of ``module`` when its forward runs on meta tensors (shapes only: any input size
+    is instant), else the module itself on CPU (numpy or data-dependent forwards)."""
+    target = meta_copy(module)
+    try:
+        _count(target, MAX_PROBE, MAX_PROBE, channels, dtype, "meta")
+        return target, "meta"
+    except Exception as exc:  # noqa: BLE001 - any op that needs real values; the CPU run decides
+        log.debug("Mult-Adds: meta run failed (%s: %s); counting on real tensors", type(exc).__name__, exc)
+        return module, "cpu"
+
+
 def count_ops(module: torch.nn.Module, height, width, channels: int = 3, dtype: torch.dtype = torch.float32,
               probe: int = _PROBE) -> dict:
     """MACs and true FLOPs for an input of ``height x width`` (may be fractional, e.g. Fraction(1280, 3)).
 
-    Counted at probes (p|2p) x (p|2p) and fitted exactly as a*h*w + b*h + c*w + d per quantity.
-    ``per_pixel`` is True when b = c = d = 0 (every op scales with the pixel count).
+    Counted at probes (p|2p) x (p|2p) and fitted exactly as a*h*w + b*h + c*w + d per quantity, or
+    directly at the size (floored to whole pixels) when that is not exact (``counted_at``: the size
+    counted; see :func:`srbench.counting.fit_at_size`). ``per_pixel`` is True when b = c = d = 0 (every
+    op scales with the pixel count).
     """
     full = {}
+    target, device = _target(module, channels, dtype)
 
     def macs_flops(h, w):
-        full[(h, w)] = _count(module, h, w, channels, dtype)
+        full[(h, w)] = _count(target, h, w, channels, dtype, device)
         return full[(h, w)][:2]
 
-    (macs, flops_true), per_pixel, _ = fit_at_size(macs_flops, height, width, probe)
-    out_shape = full[(probe, probe)][2]
+    fit = fit_at_size(macs_flops, height, width, probe, direct=device == "meta")
+    (macs, flops_true), (h0, w0) = fit.counts, fit.counted_at or min(full)
+    out_shape = full[(h0, w0)][2]
     return {
         "macs": macs,
         "flops_true": flops_true,
-        "out_per_in": (Fraction(out_shape[-2], probe), Fraction(out_shape[-1], probe)),
-        "per_pixel": per_pixel,
-        "params_used": full[(probe, probe)][3],
+        "out_per_in": (Fraction(out_shape[-2], h0), Fraction(out_shape[-1], w0)),
+        "per_pixel": fit.per_pixel,
+        "counted_at": fit.counted_at,
+        "params_used": full[(h0, w0)][3],
     }
 
 
@@ -224,6 +245,16 @@ def profile(card, scale: int, convention: str = "hr720", mults_adds: bool = Fals
                    mults_adds_rule=RULE)
         if ops["unsplit_ops"]:
             doc["notes"] = "; ".join(filter(None, [doc["notes"], "not split into mults/adds: " + ", ".join(ops["unsplit_ops"])]))
+    return doc
+
+
+def card_complexity(card, scale: int) -> dict:
+    """The complexity block of a result: the hr720 profile and, for a network, the NTIRE 2022
+    challenge's figures (256x256 LR input) under ``ntire2022``."""
+    doc = profile(card, scale, convention="hr720")
+    if doc["params"]:
+        ntire = profile(card, scale, convention="ntire2022")
+        doc["ntire2022"] = {k: ntire[k] for k in ("params", "flops_g", "activations_m", "convs")}
     return doc
 
 
@@ -303,7 +334,13 @@ def _profile_macs(card, scale: int, convention: str, model) -> dict:
     if ops["params_used"] != params:
         notes.append(f"the forward pass at x{scale} uses {ops['params_used']:,} of the {params:,} parameters "
                      "(the others are not used at this scale, e.g. other scales' upsamplers)")
-    if not ops["per_pixel"]:
+    if ops["counted_at"] is not None:
+        ch, cw = ops["counted_at"]
+        notes.append(f"counted directly on a {cw}x{ch} input: the counts are not bilinear in the input size "
+                     "(strided convs or pools without padding floor their output sizes)"
+                     + ("" if (ch, cw) == (h, w) else f"; {_fmt_len(w)}x{_fmt_len(h)} floored to whole pixels"))
+        h, w = Fraction(ch), Fraction(cw)
+    elif not ops["per_pixel"]:
         notes.append("some ops do not scale with the pixel count (e.g. channel attention on pooled features, "
                      "counted once per image); the count is exact at the input size")
     no_net = params == 0
@@ -352,4 +389,4 @@ def profile_module(module: torch.nn.Module, scale: int, io, convention: str = "h
 
 
 __all__ = ["CONVENTIONS", "NTIRE_CONVENTIONS", "count_params", "count_weights", "count_at", "count_ops", "fit_at_size",
-           "meta_copy", "weight_bytes", "build_for_counting", "input_size", "profile", "profile_module"]
+           "meta_copy", "weight_bytes", "build_for_counting", "card_complexity", "input_size", "profile", "profile_module"]

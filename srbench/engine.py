@@ -459,15 +459,11 @@ def _device_info(device: str) -> dict:
 
 def _complexity(plan: Plan) -> dict | None:
     """Params and Mult-Adds (hr720) for card models and torch modules; None for callables and folders."""
-    from .complexity import profile, profile_module
+    from .complexity import card_complexity, profile_module
 
     try:
         if plan.source.card is not None:
-            doc = profile(plan.source.card, plan.scale, convention="hr720")
-            if doc["params"]:  # a network: also the NTIRE 2022 challenge's figures (256x256 LR input)
-                ntire = profile(plan.source.card, plan.scale, convention="ntire2022")
-                doc["ntire2022"] = {k: ntire[k] for k in ("params", "flops_g", "activations_m", "convs")}
-            return doc
+            return card_complexity(plan.source.card, plan.scale)
         module = getattr(plan.source, "module", None)
         if module is not None:
             return profile_module(module, plan.scale, plan.source.io, convention="hr720")

@@ -115,11 +115,11 @@ def _input(channels, height, width, dtype, device="cpu"):
 
 def _target(module: torch.nn.Module, channels: int, dtype: torch.dtype) -> tuple[torch.nn.Module, str]:
     """A meta copy of ``module`` when its forward runs on meta tensors, else the module on CPU."""
-    from .counting import meta_copy
+    from .counting import MAX_PROBE, meta_copy
 
     target = meta_copy(module)
     try:
-        _count(target, _input(channels, 8, 8, dtype, "meta"))
+        _count(target, _input(channels, MAX_PROBE, MAX_PROBE, dtype, "meta"))  # large enough for pooled blocks
         return target, "meta"
     except Exception as exc:  # noqa: BLE001 - any op that needs real values; the real run decides
         log.debug("mults/adds: meta run failed (%s: %s); counting on real tensors", type(exc).__name__, exc)
@@ -147,7 +147,7 @@ def count_mults_adds(module: torch.nn.Module, height, width, channels: int = 3,
         unsplit.update(u)
         return m, a
 
-    (mults, adds), _, _ = fit_at_size(at, height, width, *(() if probe is None else (probe,)))
+    mults, adds = fit_at_size(at, height, width, *(() if probe is None else (probe,)), direct=device == "meta").counts
     return {"mults": mults, "adds": adds, "unsplit_ops": sorted(unsplit)}
 
 

@@ -86,7 +86,7 @@ class Loaded:
 class Prepared:
     """What metrics see: each input the requested metrics need, already shaved.
 
-    ``y``: (SR Y, HR Y) float64 on the protocol's Y; ``rgb``: (SR, HR) uint8 RGB, shaved like Y;
+    ``y``: (SR Y, HR Y) float64 on the protocol's Y (its RGB channels when ``fidelity = "rgb"``); ``rgb``: (SR, HR) uint8 RGB, shaved like Y;
     ``lpips``: (SR, HR) uint8 RGB with the LPIPS shave; ``nr``: the SR's no-reference grey image
     (float64 integer levels). A pair without HR has only ``nr``.
     """
@@ -133,6 +133,8 @@ def metric_settings(protocol: Protocol, spec) -> dict:
 
 def input_description(protocol: Protocol, spec, scale: int) -> str:
     """The input a metric sees under this protocol, in words (recorded in results)."""
+    if spec.input == "y" and protocol.fidelity == "rgb":
+        return f"RGB as float64 (grey images {protocol.gray}), shave {shave_for(protocol.shave, scale)}"
     if spec.input == "y":
         return (f"Y ({'rounded' if protocol.y_rounding else 'float'}; grey images {protocol.gray}), "
                 f"shave {shave_for(protocol.shave, scale)}")
@@ -408,8 +410,11 @@ def prepare(protocol: Protocol, scale: int | None, name: str, sr: np.ndarray, hr
     out: dict = {}
     if "y" in needs:
         b = shave_for(protocol.shave, scale)
-        sr_y = sr.astype(np.float64) if protocol.space == "y" else hr_luma(protocol, sr, gray)
-        out["y"] = (_shave(sr_y, b, name), _shave(hr_luma(protocol, hr, gray), b, name))
+        if protocol.fidelity == "rgb":  # PSNR/SSIM on the RGB channels (NTIRE challenges)
+            out["y"] = tuple(_shave(to_rgb(im).astype(np.float64), b, name) for im in (sr, hr))
+        else:
+            sr_y = sr.astype(np.float64) if protocol.space == "y" else hr_luma(protocol, sr, gray)
+            out["y"] = (_shave(sr_y, b, name), _shave(hr_luma(protocol, hr, gray), b, name))
     if needs & {"rgb", "lpips"}:
         if protocol.space == "y":
             raise SrbenchError(f"protocol '{protocol.name}' is Y-only: no RGB images to compare")

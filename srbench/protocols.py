@@ -38,6 +38,10 @@ NrLuma = Literal["y", "gray"]
 # "matlab-ssim" = MATLAB's built-in ssim() (same gaussian, imfilter 'replicate': a same-size map), what
 # LapSRN's evaluate_SR.m calls.
 SsimVariant = Literal["wang2004-valid", "matlab-ssim"]
+# The images PSNR and SSIM compare: "y" = the protocol's Y (the SR literature); "rgb" = the three
+# uint8 RGB channels as float64 (the NTIRE efficient-SR challenges' utils_image.calculate_psnr/ssim:
+# MSE over all channels; SSIM the mean of the per-channel valid maps).
+Fidelity = Literal["y", "rgb"]
 
 # What srbench's implementation fixes for every protocol (recorded with the settings).
 FIXED = {
@@ -46,6 +50,10 @@ FIXED = {
     "psnr_mean": "mean of per-image PSNR",
     "resize_kernel": "matlab-imresize-bicubic (a=-0.5, antialias, symmetric padding, float64)",
 }
+
+# Settings added after results were published, with the behaviour every protocol had before them:
+# recorded only when a protocol differs, so the identities of earlier results stay what they were.
+ADDED_SETTINGS = {"fidelity": "y"}
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,7 @@ class Protocol:
     lpips_shave: Shave = "scale"
     nr_luma: NrLuma = "y"
     nr_shave: int = 4  # PIRM-2018 shaves 4 px whatever the scale
+    fidelity: Fidelity = "y"
 
     def __post_init__(self):
         hints = typing.get_type_hints(Protocol)
@@ -92,7 +101,11 @@ class Protocol:
         return replace(self, name=f"{self.name}+custom", **settings)
 
     def to_dict(self) -> dict:
-        return {**asdict(self), **FIXED}
+        d = asdict(self)
+        for name, before in ADDED_SETTINGS.items():
+            if d[name] == before:
+                del d[name]
+        return {**d, **FIXED}
 
 
 def _matches(value, tp) -> bool:
@@ -210,6 +223,22 @@ PROTOCOLS.register("pirm", replace(
     shave=4,
     lpips_shave=4,
 ))
+# The NTIRE efficient-SR challenges (2022-2026) score x4 models with test_demo.py: RGB read with
+# cv2 (grey images as 3 channels), SR clamped to [0, 1] and rounded to uint8 (tensor2uint), HR
+# modcropped, then utils_image.calculate_psnr/calculate_ssim on RGB with border = sf = 4. The same
+# functions in every year's repository. `srbench ntire-score` ranks with it (srbench/ntire_score.py).
+PROTOCOLS.register("ntire-esr", replace(
+    MATLAB,
+    name="ntire-esr",
+    description=("NTIRE efficient-SR challenges 2022-2026 (test_demo.py): PSNR and SSIM on the RGB channels (uint8 "
+                 "SR rounded), 4 px border, grey images as RGB; SSIM the mean of the three channels' valid maps"),
+    source=("ofsoundof/NTIRE2022_ESR@e95ba4a, Amazingren/NTIRE2024_ESR@6404fa4, NTIRE2025_ESR@b69fb66, "
+            "NTIRE2026_ESR@4592ce6: test_demo.py, utils/utils_image.py calculate_psnr, calculate_ssim"),
+    gray="replicate",
+    shave=4,
+    lpips_shave=4,
+    fidelity="rgb",
+), aliases=("ntire",))
 CANONICAL = "matlab"
 
 

@@ -1,6 +1,7 @@
 """What a leaderboard table holds: result documents grouped by (protocol@version, scale), with the set
 and metric order and titles taken from the dataset cards and metric specs. Shared by
-:mod:`srbench.leaderboard` (markdown) and :mod:`srbench.plots` (figures); reads results only.
+:mod:`srbench.leaderboard` (markdown) and :mod:`srbench.plots` (figures); reads results only (and a
+registry model's card for its counts when its results carry none: :func:`complexity_of`).
 
 A result enters a table only when it is fp32, on a complete set and without ``--limit``; int8 and
 other precisions are grouped apart (``Table.precision``) and shown beside their fp32 result. Two
@@ -9,11 +10,15 @@ results for the same cell (model, set) are an error naming both files.
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import SrbenchError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -116,10 +121,30 @@ def metric_title(name: str) -> str:
 
 
 def complexity_of(docs: list[dict]) -> dict:
+    """The complexity block of a model's results; for a registry model whose results carry none (made
+    while its counts failed), the same block counted now from its card: counts depend on the
+    architecture only, never on the evaluation, so the results stay valid."""
     for d in docs:
         if d.get("complexity"):
             return d["complexity"]
+    from .models import model_registry
+
+    for d in docs:
+        if d["model"] in model_registry():
+            return _card_complexity(d["model"], d["scale"])
     return {}
+
+
+@functools.lru_cache(maxsize=None)
+def _card_complexity(model: str, scale: int) -> dict:
+    from .complexity import card_complexity
+    from .models import get_card
+
+    try:
+        return card_complexity(get_card(model), scale)
+    except SrbenchError as exc:
+        log.warning("complexity of %s x%d not counted: %s", model, scale, exc)
+        return {}
 
 
 def published_rows(doc: dict) -> list[dict]:

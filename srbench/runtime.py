@@ -175,8 +175,24 @@ def _ntire(model, inputs, device) -> tuple[list[float], float | None]:
     return per_image, peak
 
 
+def _benchmark_module():
+    """``torch.utils.benchmark``, imported without its import-time warning about C++ extension builds
+    ("No CUDA runtime is found, using CUDA_HOME=..." on a CPU-only machine): srbench compiles nothing."""
+    import logging
+
+    ext_log = logging.getLogger("torch.utils.cpp_extension")
+    level = ext_log.level
+    ext_log.setLevel(logging.ERROR)
+    try:
+        import torch.utils.benchmark as benchmark
+    finally:
+        ext_log.setLevel(level)
+    return benchmark
+
+
 def _clean(model, inputs, device, threads, warmup, min_run_time, min_repeats):
-    from torch.utils.benchmark import Measurement, Timer
+    benchmark = _benchmark_module()
+    Measurement, Timer = benchmark.Measurement, benchmark.Timer
 
     medians, iqrs, peak = [], [], None
     cuda = device.type == "cuda"

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import SrbenchError
+from .report import complexity_of
 
 TRADEOFF_SETS = ("set5", "set14", "b100", "urban100")
 
@@ -55,7 +56,7 @@ def _key(doc: dict) -> _Key:
 
 
 def _complexity(doc: dict, what: str) -> tuple[float | None, int | None]:
-    c = doc.get("complexity") or {}
+    c = complexity_of([doc])
     conv = c.get("convention", "hr720")
     if c and conv != "hr720":
         raise SrbenchError(f"{what}: its result's Mult-Adds are under convention '{conv}'; the trade-off needs hr720")
@@ -148,7 +149,7 @@ def pareto_table(docs: list[dict], metric: str = "psnr", max_macs_g: float | Non
         if models and d["model"] not in models or datasets and d["dataset"] not in datasets \
                 or scales and d["scale"] not in scales or metric not in d["metrics"]:
             continue
-        c = d.get("complexity") or {}
+        c = complexity_of([d])
         macs, params = c.get("macs_g"), c.get("params")
         if macs is None or params is None:
             continue

@@ -132,8 +132,10 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 255.0) -> float:
     """
     if a.shape != b.shape:
         raise SrbenchError(f"SR and HR sizes differ: {a.shape} vs {b.shape}")
+    if a.ndim == 3:  # channels (ntire-esr's RGB): the mean of the per-channel maps, all of one size
+        return float(np.mean([ssim(a[..., c], b[..., c], data_range) for c in range(a.shape[2])]))
     if a.ndim != 2:
-        raise SrbenchError(f"SSIM is computed on 2-D (Y) images; got an array of shape {a.shape}")
+        raise SrbenchError(f"SSIM is computed on 2-D (Y) or HxWxC images; got an array of shape {a.shape}")
     if min(a.shape) < _WINDOW.size:
         raise SrbenchError(f"image of size {a.shape[1]}x{a.shape[0]} is smaller than the 11x11 SSIM window")
     x = np.ascontiguousarray(a, dtype=np.float64)
