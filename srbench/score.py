@@ -23,7 +23,7 @@ def score_plan(sr_dir, dataset, scale: int, *, label: str | None = None, protoco
     ds = open_dataset(dataset, data_root) if isinstance(dataset, str) else dataset
     source = folder_source(sr_dir, ds.samples, scale, label, allow_missing)
     return make_plan(None, ds, scale, protocol=protocol, metrics=metrics, device=device, source=source,
-                     only=set(source.files))
+                     only=set(source.files), allow_incomplete=allow_missing)
 
 
 def score(sr_dir, dataset, scale: int, *, label: str | None = None, protocol: str | None = None, metrics=None,

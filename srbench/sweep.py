@@ -187,7 +187,7 @@ def _call(main, args) -> None:
 
 
 def _baseline(sweep: SweepPlan) -> str:
-    from .regression import make_baseline
+    from .regression import gate_worthy, make_baseline
     from .results import load_results, write_json_atomic
 
     b = sweep.baseline
@@ -195,7 +195,7 @@ def _baseline(sweep: SweepPlan) -> str:
             if (b.get("dataset") is None or d["dataset"] == b["dataset"])
             and (b.get("protocol") is None or d["protocol"]["name"] == b["protocol"])
             and d["provenance"].get("precision", "fp32") == b.get("precision", "fp32")
-            and not d["provenance"]["dataset"].get("limit")]
+            and gate_worthy(d) is None]
     if not docs:
         raise SrbenchError(f"{sweep.path}: the baseline selects no results")
     out = sweep.path.parent / b["out"]

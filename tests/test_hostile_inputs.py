@@ -1,0 +1,229 @@
+"""Hostile inputs, the second trust sweep (issue 23): each cause that once gave a wrong number with exit 0,
+a traceback or a hang is here a one-line error with exit 2 (and no result file), or the right number.
+
+The style follows tests/test_trust.py: runs on the embedded demo set or small folders built from it;
+cases that need a manifest set (Set5) skip without ../shared.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import srbench
+from srbench.cli import main
+from srbench.errors import SrbenchError
+from srbench.results import loads
+
+
+def one_line_error(rc, err, *fragments, code=2):
+    assert rc == code, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for f in fragments:
+        assert f in err, err
+
+
+def no_result(out_dir):
+    return not list(out_dir.rglob("*.json")) if out_dir.exists() else True
+
+
+def run_cli(capsys, *argv):
+    rc = main(list(argv))
+    captured = capsys.readouterr()
+    return rc, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def demo():
+    from srbench.datasets import open_dataset
+
+    return {s.name: s.hr_path for s in open_dataset("demo").samples}
+
+
+def folder_of(tmp_path, demo, names, sub="imgs"):
+    d = tmp_path / sub
+    d.mkdir(parents=True)
+    for n in names:
+        shutil.copy(demo[n], d / n)
+    return d
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. an incomplete or unverified set is never scored as the set
+
+
+@pytest.fixture
+def set5_copy(tmp_path, datasets_root):
+    root = tmp_path / "data"
+    shutil.copytree(datasets_root / "Set5" / "HR", root / "Set5" / "HR")
+    return root
+
+
+def _run_set5(capsys, root, out, *extra):
+    return run_cli(capsys, "run", "--model", "bicubic", "--set", "set5", "--scale", "4", "--workers", "1",
+                   "--data-root", str(root), "--out", str(out), "--format", "json", *extra)
+
+
+@pytest.mark.parametrize("damage", ["deleted", "dangling", "loop", "extra", "altered"])
+def test_manifest_set_copy_that_is_not_the_whole_set_is_refused(capsys, tmp_path, set5_copy, damage):
+    hr = set5_copy / "Set5" / "HR"
+    if damage == "deleted":
+        (hr / "head.png").unlink()
+    elif damage == "dangling":
+        (hr / "head.png").unlink()
+        (hr / "head.png").symlink_to(tmp_path / "nowhere.png")
+    elif damage == "loop":
+        (hr / "head.png").unlink()
+        (hr / "head.png").symlink_to(hr / "head.png")
+    elif damage == "extra":
+        shutil.copy(hr / "baby.png", hr / "baby2.png")
+    else:
+        img = np.asarray(Image.open(hr / "bird.png")).copy()
+        img[0, 0] ^= 1
+        Image.fromarray(img).save(hr / "bird.png")
+    rc, out, err = _run_set5(capsys, set5_copy, tmp_path / "res")
+    one_line_error(rc, err, "set5", "not the whole set", "--allow-incomplete")
+    assert out == "" and no_result(tmp_path / "res")
+
+
+def test_allow_incomplete_labels_a_subset_kept_out_of_leaderboards_and_baselines(capsys, tmp_path, set5_copy):
+    from srbench.datasets import open_dataset
+
+    hr = set5_copy / "Set5" / "HR"
+    (hr / "head.png").unlink()
+    (hr / "head.png").symlink_to(tmp_path / "nowhere.png")
+    rc, out, err = _run_set5(capsys, set5_copy, tmp_path / "res", "--allow-incomplete")
+    assert rc == 0, err
+    doc = loads(out)["results"][0]
+    assert doc["n_images"] == 4 and "subset of 4 images" in err
+    assert doc["provenance"]["dataset"]["complete"] is False
+    assert "head.png" in doc["provenance"]["dataset"]["incomplete"]
+    # the number is the mean over the 4 images present, computed independently here
+    full = srbench.evaluate("bicubic", "set5", 4, data_root=open_dataset("set5").root.parent.parent)
+    present = [i["psnr"] for i in full["images"] if i["name"] != "head.png"]
+    assert doc["metrics"]["psnr"] == pytest.approx(np.mean(present), abs=1e-9)
+    rc, _, err = run_cli(capsys, "baseline", "--results", str(tmp_path / "res"), "--out", str(tmp_path / "b.json"))
+    one_line_error(rc, err, "subset")
+    assert not (tmp_path / "b.json").exists()
+    rc, _, err = run_cli(capsys, "leaderboard", "--results", str(tmp_path / "res"), "--out", str(tmp_path / "lb"),
+                         "--no-plots")
+    assert "| bicubic" not in "".join(p.read_text() for p in (tmp_path / "lb").glob("*.md"))
+
+
+@pytest.mark.parametrize("damage", ["dangling", "loop"])
+def test_folder_set_with_an_unreadable_image_is_refused(capsys, tmp_path, demo, damage):
+    d = folder_of(tmp_path, demo, ["astronaut.png", "coffee.png"])
+    target = tmp_path / "nowhere.png" if damage == "dangling" else d / "chelsea.png"
+    (d / "chelsea.png").symlink_to(target)
+    rc, out, err = run_cli(capsys, "run", "--model", "bicubic", "--set", f"folder:{d}", "--scale", "2",
+                           "--workers", "1", "--out", str(tmp_path / "res"))
+    one_line_error(rc, err, "chelsea.png", "unreadable", "--allow-incomplete")
+    assert out == "" and no_result(tmp_path / "res")
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. shipped LR pairs by full name when two HR files share a stem
+
+
+def test_shipped_lr_pairs_by_full_name_when_stems_clash(capsys, tmp_path, demo):
+    from fractions import Fraction
+
+    from srbench.imresize import imresize
+    from srbench.io import modcrop
+
+    root = tmp_path / "clash"
+    (root / "HR").mkdir(parents=True)
+    (root / "LR_bicubic" / "X4").mkdir(parents=True)
+    hr_png = np.asarray(Image.open(demo["astronaut.png"]).convert("RGB"))
+    Image.fromarray(hr_png).save(root / "HR" / "baby.png")
+    Image.open(demo["coffee.png"]).convert("RGB").save(root / "HR" / "baby.bmp")
+    Image.fromarray(imresize(modcrop(hr_png, 4), Fraction(1, 4))).save(root / "LR_bicubic" / "X4" / "baby.png")
+    doc = srbench.evaluate("bicubic", f"folder:{root}", 4)
+    lr = {i["name"]: i["lr"] for i in doc["images"]}
+    assert lr == {"baby.bmp": "generated", "baby.png": "shipped"}
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(root / "HR" / "baby.bmp", alone / "baby.bmp")
+    reference = srbench.evaluate("bicubic", f"folder:{alone}", 4)["images"][0]["psnr"]
+    assert {i["name"]: i["psnr"] for i in doc["images"]}["baby.bmp"] == pytest.approx(reference, abs=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. the gate is strict both ways
+
+
+DEMO_RUN = ["run", "--model", "bicubic", "--set", "demo", "--scale", "2", "--workers", "1", "--format", "json"]
+
+
+@pytest.fixture
+def gate(capsys, tmp_path):
+    assert main([*DEMO_RUN, "--out", str(tmp_path / "full")]) == 0
+    base = tmp_path / "base.json"
+    assert main(["baseline", "--results", str(tmp_path / "full"), "--out", str(base)]) == 0
+    capsys.readouterr()
+    return base, tmp_path
+
+
+@pytest.mark.parametrize("extra", [["--limit", "2"], ["--precision", "fp16"]])
+def test_baseline_refuses_subset_and_non_fp32_results(capsys, tmp_path, extra):
+    assert main([*DEMO_RUN, "--out", str(tmp_path / "r"), *extra]) == 0
+    capsys.readouterr()
+    rc, _, err = run_cli(capsys, "baseline", "--results", str(tmp_path / "r"), "--out", str(tmp_path / "b.json"))
+    one_line_error(rc, err, "cannot be a baseline")
+    assert not (tmp_path / "b.json").exists()
+
+
+def _edit(base, tmp, fn):
+    doc = json.loads(base.read_text())
+    fn(doc)
+    bad = tmp / "bad.json"
+    bad.write_text(json.dumps(doc))
+    return bad
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: d["entries"].append(d["entries"][0]), "declares 1 entries"),
+    (lambda d: (d.pop("n_entries"), d["entries"].append(d["entries"][0])), "two baseline entries"),
+    (lambda d: d["entries"][0].pop("images"), "lacks a valid 'images'"),
+    (lambda d: d["entries"][0]["images"].pop("coffee.png"), "declares 5 images but holds 4"),
+    (lambda d: d["entries"][0]["images"]["coffee.png"].pop("ssim"), "coffee.png (ssim)"),
+    (lambda d: d["entries"][0].update(metrics={}), "lacks a valid 'metrics'"),
+    (lambda d: d.update(tolerance={"psnr": 1}), "unknown key(s) tolerance"),
+    (lambda d: d["entries"][0].update(psnr_tol=1), "unknown key(s) psnr_tol"),
+])
+def test_baseline_with_missing_or_duplicate_parts_or_unknown_keys_is_refused(capsys, gate, damage, message):
+    base, tmp = gate
+    bad = _edit(base, tmp, damage)
+    rc, out, err = run_cli(capsys, "check", "--baseline", str(bad), "--results", str(tmp / "full"))
+    one_line_error(rc, err, message)
+    assert "PASS" not in out
+
+
+def test_unknown_tolerance_name_is_refused(capsys, gate):
+    base, tmp = gate
+    rc, out, err = run_cli(capsys, "check", "--baseline", str(base), "--results", str(tmp / "full"), "--tol", "foo=1")
+    one_line_error(rc, err, "unknown metric 'foo'")
+    assert "PASS" not in out
+
+
+def test_stored_tolerances_are_honoured(capsys, gate):
+    base, tmp = gate
+    (result,) = (tmp / "full").glob("*.json")
+    doc = json.loads(result.read_text())
+    doc["metrics"]["psnr"] -= 0.005  # within the default 0.01
+    (tmp / "drift").mkdir()
+    (tmp / "drift" / "r.json").write_text(json.dumps(doc))
+    assert run_cli(capsys, "check", "--baseline", str(base), "--results", str(tmp / "drift"))[0] == 0
+    strict = _edit(base, tmp, lambda d: d["tolerances"].update(psnr=0.001))
+    rc, out, _ = run_cli(capsys, "check", "--baseline", str(strict), "--results", str(tmp / "drift"))
+    assert rc == 1 and "REGRESSION" in out and "±0.001" in out
+    # --tol still overrides the stored value
+    assert run_cli(capsys, "check", "--baseline", str(strict), "--results", str(tmp / "drift"), "--tol", "psnr=0.01")[0] == 0
