@@ -285,20 +285,54 @@ def super_resolve(protocol: Protocol, io: IOConvention, runner, lr: np.ndarray, 
     """
     out_scale = 1 if io.same_size else scale
     div = 1.0 if io.array else 255.0 / io.value_range  # [0, 255] -> the model's input units
+
+    def run(x):
+        return _run_checked(runner, x, out_scale, name, io)
+
     if protocol.space == "y":
-        y255, dt = runner(lr[..., None] / div, out_scale)
-        return _quantize(_finite(y255[..., 0], name), protocol.sr_rounding), dt
+        y255, dt = run(lr[..., None] / div)
+        return _quantize(y255[..., 0], protocol.sr_rounding), dt
     if io.colour == "rgb":
-        sr255, dt = runner(lr if io.array else lr / div, out_scale)
+        sr255, dt = run(lr if io.array else lr / div)
     elif gray and protocol.gray == "as-y":  # a grey image is its own Y: the Y model sees the grey channel
-        y255, dt = runner(lr[..., :1] / div, out_scale)
+        y255, dt = run(lr[..., :1] / div)
         sr255 = np.repeat(y255, 3, axis=2)
     else:  # a Y model under an RGB protocol: Y of the LR through the model, chroma bicubic
         ycc = rgb_to_ycbcr(lr)
-        y255, dt = runner(ycc[..., :1] / div, out_scale)
+        y255, dt = run(ycc[..., :1] / div)
         chroma = imresize(ycc[..., 1:], out_scale)
         sr255 = ycbcr_to_rgb(np.concatenate([y255, chroma], axis=2))
-    return _quantize(_finite(sr255, name), protocol.sr_rounding), dt
+    return _quantize(sr255, protocol.sr_rounding), dt
+
+
+# How far a model's output may leave its declared range before it is an error rather than overshoot
+# for the protocol's clamp to remove: half the range on either side. Trained models overshoot at
+# sharp edges by a few percent (the zoo on Set5: see docs/hostile_inputs.md); a wrong convention is
+# off by far more: value_range 255 declared 1 is a factor 255, a [-1, 1] model reaches -1, a model
+# returning [0, 255] values under value_range 1 reaches 255.
+RANGE_TOLERANCE = 0.5
+
+
+def _run_checked(runner, x, out_scale: int, name: str, io: IOConvention) -> tuple[np.ndarray, float]:
+    """``runner(x, out_scale)`` with its failures as one line naming the model and image, and its output
+    checked: finite, and within the declared range (up to :data:`RANGE_TOLERANCE`)."""
+    try:
+        out, dt = runner(x, out_scale)
+    except SrbenchError as exc:
+        raise SrbenchError(f"{name}: {exc}") from None
+    except (Exception, SystemExit) as exc:  # the model's own code failed (SystemExit: it must not end the run)
+        text = str(exc).strip().splitlines()
+        raise SrbenchError(f"{name}: the model raised {type(exc).__name__}"
+                           f"{': ' + text[0] if text else ''}") from None
+    out = _finite(out, name)
+    lo, hi = float(out.min()), float(out.max())
+    if lo < -RANGE_TOLERANCE * 255 or hi > (1 + RANGE_TOLERANCE) * 255:
+        unit = 255.0 / io.value_range  # the range seen, in the model's own units
+        raise SrbenchError(
+            f"{name}: the output spans [{lo / unit:.4g}, {hi / unit:.4g}], far outside the declared value range "
+            f"[0, {io.value_range}] (overshoot up to {RANGE_TOLERANCE:.0%} of the range is clamped); declare the "
+            "model's range (--io value_range=1|255) or fix its output")
+    return out, dt
 
 
 def calibration_inputs(protocol: Protocol, io: IOConvention, samples, scale: int, crop: int) -> list:

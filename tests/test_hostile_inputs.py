@@ -227,3 +227,163 @@ def test_stored_tolerances_are_honoured(capsys, gate):
     assert rc == 1 and "REGRESSION" in out and "±0.001" in out
     # --tol still overrides the stored value
     assert run_cli(capsys, "check", "--baseline", str(strict), "--results", str(tmp / "drift"), "--tol", "psnr=0.01")[0] == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. --io applies to user models only
+
+
+@pytest.mark.parametrize("model, io", [("fsrcnn", "colour=rgb"), ("bicubic", "value_range=255")])
+def test_io_on_a_zoo_card_is_refused(capsys, tmp_path, model, io):
+    rc, out, err = run_cli(capsys, "run", "--model", model, "--set", "demo", "--scale", "2", "--workers", "1",
+                           "--io", io, "--out", str(tmp_path))
+    one_line_error(rc, err, f"model '{model}' is a model card", "--io applies to user models")
+    assert out == "" and no_result(tmp_path)
+
+
+def test_io_on_a_card_file_is_refused(capsys, tmp_path):
+    card = tmp_path / "c.toml"
+    card.write_text(_card_text())
+    rc, out, err = run_cli(capsys, "run", "--model", str(card), "--set", "demo", "--scale", "2", "--workers", "1",
+                           "--io", "value_range=255", "--out", str(tmp_path / "r"))
+    one_line_error(rc, err, "is a model card", "--io applies to user models")
+    assert no_result(tmp_path / "r")
+
+
+def _card_text():
+    from srbench.paths import data_dir
+
+    return (data_dir("model_zoo") / "bicubic.toml").read_text()
+
+
+def test_a_zoo_module_keeps_its_cards_io(shared):
+    fsrcnn = srbench.create_model("fsrcnn", 2)  # a Y model
+    doc = srbench.evaluate(fsrcnn, "demo", 2, limit=1, metrics=("psnr",))
+    assert doc["provenance"]["io"]["colour"] == "y"
+    by_card = srbench.evaluate("fsrcnn", "demo", 2, limit=1, metrics=("psnr",), protocol="matlab")
+    assert doc["metrics"]["psnr"] == pytest.approx(by_card["metrics"]["psnr"], abs=1e-9)
+    with pytest.raises(SrbenchError, match="is a zoo model: its I/O convention is its card's"):
+        srbench.evaluate(fsrcnn, "demo", 2, limit=1, io={"colour": "rgb"})
+
+
+# ---------------------------------------------------------------------------------------------
+# 4 and 8. model outputs and model code: errors naming the model and the image
+
+
+@pytest.fixture
+def hostile_models(tmp_path, monkeypatch):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "hostile_sr.py").write_text(textwrap.dedent('''
+        import sys
+
+        import numpy as np
+        import torch
+        import torch.nn.functional as F
+
+
+        class Up(torch.nn.Module):
+            def __init__(self, scale, gain=1.0, offset=0.0, cast=None, pair=False, fail=None):
+                super().__init__()
+                self.scale, self.gain, self.offset, self.cast, self.pair, self.fail = scale, gain, offset, cast, pair, fail
+            def forward(self, x):
+                if self.fail:
+                    raise self.fail("weights not on this device")
+                y = F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
+                y = y * self.gain + self.offset
+                if self.cast is not None:
+                    y = y.to(self.cast)
+                return (y, y) if self.pair else y
+
+        def times255(scale):      # returns [0, 255] under the default value_range 1
+            return Up(scale, gain=255.0)
+        def huge(scale):          # up to 4 x the range
+            return Up(scale, gain=4.0)
+        def negative(scale):      # a [-1, 1] model
+            return Up(scale, gain=2.0, offset=-1.0)
+        def overshoot(scale):     # ringing-sized overshoot: clamped, as the protocols' scripts do
+            return Up(scale, gain=1.1, offset=-0.05)
+        def int32(scale):
+            return Up(scale, gain=255.0, cast=torch.int32)
+        def pair(scale):
+            return Up(scale, pair=True)
+        def forward_fails(scale):
+            return Up(scale, fail=RuntimeError)
+        def builder_fails(scale):
+            raise ValueError("checkpoint 'ckpt.pth' not found")
+        def exits(scale):
+            def sr(lr):
+                sys.exit(0)
+            return sr
+        def float_callable(scale):
+            def sr(lr):
+                return np.kron(lr.astype(np.float64), np.ones((scale, scale, 1))) * 4.0
+            return sr
+    '''))
+    monkeypatch.syspath_prepend(str(pkg))
+    sys.modules.pop("hostile_sr", None)
+
+
+def _run_model(capsys, tmp_path, model, *extra):
+    return run_cli(capsys, "run", "--model", f"hostile_sr:{model}", "--set", "demo", "--scale", "2",
+                   "--workers", "1", "--out", str(tmp_path / "res"), *extra)
+
+
+@pytest.mark.parametrize("model, seen", [("times255", "255"), ("huge", "4"), ("negative", "-1"),
+                                         ("float_callable", "1020")])
+def test_output_outside_the_declared_range_is_an_error(capsys, tmp_path, hostile_models, model, seen):
+    rc, out, err = _run_model(capsys, tmp_path, model)
+    one_line_error(rc, err, f"hostile_sr:{model}", "astronaut.png", "far outside the declared value range")
+    assert seen in err.split("spans")[1].split("]")[0]
+    assert out == "" and no_result(tmp_path / "res")
+
+
+def test_overshoot_the_clamp_is_for_is_tolerated(capsys, tmp_path, hostile_models):
+    rc, out, err = _run_model(capsys, tmp_path, "overshoot", "--format", "json", "--limit", "1")
+    assert rc == 0, err
+    psnr = loads(out)["results"][0]["metrics"]["psnr"]
+    # independent reference: the same bilinear output clamped and rounded here, PSNR on MATLAB Y, shave 2
+    import torch
+    import torch.nn.functional as F
+
+    from srbench.color import rgb_to_y
+    from srbench.engine import make_plan
+    from srbench.pipeline import load, make_lr
+
+    plan = make_plan("bicubic", "demo", 2, metrics=("psnr",), limit=1)
+    loaded = load(plan.protocol, plan.samples[0], 2)
+    lr, _ = make_lr(plan.protocol, loaded, plan.samples[0], 2)
+    x = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1)) / 255.0).float()[None]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # srbench evaluates with one thread (float32 results depend on the count)
+    try:
+        y = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False) * 1.1 - 0.05
+    finally:
+        torch.set_num_threads(threads)
+    sr = np.clip(np.floor((y * 255)[0].permute(1, 2, 0).double().numpy() + 0.5), 0, 255).astype(np.uint8)
+    a, b = rgb_to_y(sr)[2:-2, 2:-2], rgb_to_y(loaded.hr)[2:-2, 2:-2]
+    assert psnr == pytest.approx(10 * np.log10(255 ** 2 / np.mean((a - b) ** 2)), abs=1e-6)
+
+
+@pytest.mark.parametrize("model, fragments", [
+    ("int32", ["int32 tensor"]),
+    ("pair", ["returned a tuple", "astronaut.png"]),
+    ("forward_fails", ["RuntimeError: weights not on this device", "astronaut.png"]),
+    ("builder_fails", ["its builder raised ValueError: checkpoint 'ckpt.pth' not found"]),
+    ("exits", ["SystemExit", "astronaut.png"]),
+])
+def test_model_code_failures_are_one_line_naming_the_model(capsys, tmp_path, hostile_models, model, fragments):
+    rc, out, err = _run_model(capsys, tmp_path, model)
+    one_line_error(rc, err, f"hostile_sr:{model}", *fragments)
+    assert out == "" and no_result(tmp_path / "res")
+
+
+def test_a_wrong_shape_names_model_and_image(tmp_path):
+    import torch
+
+    class Same(torch.nn.Module):
+        def forward(self, x):
+            return x
+
+    with pytest.raises(SrbenchError, match=r"model 'same' on astronaut.png: the model returned a tensor of shape"):
+        srbench.evaluate(Same(), "demo", 2, label="same", limit=1)
