@@ -94,10 +94,12 @@ def resolve_protocol(name: str | None, card) -> Protocol:
 
 
 def resolve_scale(card, scale: int | None) -> int:
+    if scale is not None:
+        scale = pipeline.check_scale(scale)
     if card is None:
         if scale is None:
             raise SrbenchError("pass the scale (--scale)")
-        return int(scale)
+        return scale
     if scale is None:
         if card.default_scale is None and len(card.scales) != 1:
             raise SrbenchError(f"model '{card.name}' supports {', '.join(f'x{s}' for s in card.scales)}; pass --scale")
@@ -133,6 +135,8 @@ def make_plan(model, dataset, scale: int | None = None, *, protocol: str | None 
     from .datasets import open_dataset
     from .inference import PRECISIONS, resolve_device
 
+    if scale is not None:
+        scale = pipeline.check_scale(scale)  # before a builder sees it
     if source is None:
         source = resolve_source(model, scale, label, io)
     card = source.card
@@ -157,8 +161,8 @@ def make_plan(model, dataset, scale: int | None = None, *, protocol: str | None 
     if precision == "int8":
         source = _quantized(source, proto, scale, ds, data_root, calibration or {})
     if limit is not None:
-        if limit <= 0:
-            raise SrbenchError(f"--limit must be a positive number of images, got {limit}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+            raise SrbenchError(f"limit must be a positive whole number of images, got {limit!r}")
         if limit >= len(ds.samples):
             limit = None  # the whole set: the same result as no limit
     samples = ds.samples[:limit] if limit else list(ds.samples)

@@ -161,6 +161,10 @@ def export_onnx(model_name: str, scale: int, out: str | Path | None = None, *,
     tmp = path.with_name(path.name + ".part")
     try:
         program.save(str(tmp), external_data=False)
+        written = {o.domain: o.version for o in onnx.load(str(tmp), load_external_data=False).opset_import}.get("")
+        if written != opset:  # torch's exporter raises a lower opset to the lowest it supports
+            raise SrbenchError(f"{what}: torch's ONNX exporter wrote opset {written}, not the opset {opset} asked for; "
+                               f"use --opset {written} or higher; nothing written")
         session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
         diff = max_abs_diff(session, model, inputs)
         if diff > TOLERANCE:

@@ -140,11 +140,18 @@ def uses_shipped_lr(protocol: Protocol) -> bool:
     return protocol.lr_source == "dataset-or-generated"
 
 
+def check_scale(scale) -> int:
+    """A scale is a positive integer (2, 3, 4, ...): 0, negative or fractional scales are refused."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
+        raise SrbenchError(f"scale must be a positive integer such as 2, 3 or 4, got {scale!r}")
+    return int(scale)
+
+
 def shave_for(shave, scale: int | None) -> int:
     if shave == "scale":
         if scale is None:
             raise SrbenchError("this protocol shaves the border by the scale: pass scale=")
-        return scale
+        return check_scale(scale)
     return int(shave)
 
 
@@ -455,6 +462,10 @@ def prepare_arrays(protocol: Protocol, sr, hr, scale: int | None, needs: set) ->
     SR, without HR) marks a grey source, as a grey file does in :func:`load`."""
     sr = check_uint8_image(sr, "sr")
     hr = None if hr is None else check_uint8_image(hr, "hr")
+    if scale is not None:
+        check_scale(scale)
+    if hr is not None and sr.ndim == 2 and hr.ndim == 3:  # as check_sr: a grey SR cannot stand for an RGB HR
+        raise SrbenchError("the SR is single-channel (HxW) but the HR is RGB (HxWx3): pass an RGB SR")
     gray = (hr if hr is not None else sr).ndim == 2
     if protocol.space == "y" and sr.ndim != 2:
         raise SrbenchError(f"protocol '{protocol.name}' is Y-only: pass the SR and HR Y as HxW arrays")

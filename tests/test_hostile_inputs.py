@@ -387,3 +387,88 @@ def test_a_wrong_shape_names_model_and_image(tmp_path):
 
     with pytest.raises(SrbenchError, match=r"model 'same' on astronaut.png: the model returned a tensor of shape"):
         srbench.evaluate(Same(), "demo", 2, label="same", limit=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. process hygiene: workers die with their driver; a Ray address that does not answer fails fast
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's prctl")
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGKILL"])
+def test_pool_workers_die_with_their_driver(tmp_path, signal_name):
+    import signal
+    import subprocess
+    import time
+
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "slow_sr.py").write_text(textwrap.dedent('''
+        import time
+
+        def sleepy_sr(lr):
+            time.sleep(120)
+
+        def sleepy(scale):
+            return sleepy_sr
+    '''))
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([repo, str(pkg)]), "TQDM_DISABLE": "1"}
+    driver = subprocess.Popen([sys.executable, "-m", "srbench.cli", "run", "--model", "slow_sr:sleepy", "--set", "demo",
+                               "--scale", "2", "--workers", "2", "--executor", "process", "--out", str(tmp_path / "r")],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        workers: list[int] = []
+        while time.monotonic() < deadline and len(workers) < 2:
+            workers = [p for p in _children(driver.pid)
+                       if b"multiprocessing" in open(f"/proc/{p}/cmdline", "rb").read()
+                       and b"resource_tracker" not in open(f"/proc/{p}/cmdline", "rb").read()]
+            time.sleep(0.2)
+        assert len(workers) >= 2, "the pool did not start"
+        time.sleep(2)  # let the workers reach the model
+        driver.send_signal(getattr(signal, signal_name))
+        driver.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(p) for p in workers):
+            time.sleep(0.2)
+        survivors = [p for p in workers if _alive(p)]
+        for p in survivors:  # clean up before failing
+            os.kill(p, signal.SIGKILL)
+        assert not survivors, f"workers {survivors} outlived their driver"
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
+    assert no_result(tmp_path / "r")
+
+
+def test_a_ray_address_that_does_not_answer_fails_fast(capsys, tmp_path):
+    import time
+
+    pytest.importorskip("ray")
+    t0 = time.monotonic()
+    rc, out, err = run_cli(capsys, "run", "--model", "bicubic", "--set", "demo", "--scale", "2", "--executor", "ray",
+                           "--ray-address", "127.0.0.1:1", "--out", str(tmp_path))
+    one_line_error(rc, err, "no Ray cluster answers at 127.0.0.1:1")
+    assert time.monotonic() - t0 < 60 and no_result(tmp_path)
