@@ -86,6 +86,9 @@ def resolve_protocol(name: str | None, card) -> Protocol:
     """``paper`` -> the model card's own protocol; None -> canonical."""
     if name is None:
         name = CANONICAL
+    if not str(name).strip():
+        raise SrbenchError("the protocol name is empty: name one (srbench list protocols) or leave it out for "
+                           f"the default ({CANONICAL})")
     if name == "paper":
         if card is None:
             raise SrbenchError("--protocol paper needs a model card (it names the paper's protocol); name a protocol")

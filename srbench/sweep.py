@@ -123,9 +123,12 @@ def expand(sweep: SweepPlan, data_root=None) -> list:
     from .models import get_card
 
     plans, seen = [], set()
-    for r in sweep.runs:
-        for model in r["models"]:
-            card = get_card(model)
+    for i, r in enumerate(sweep.runs, 1):
+        cards = [get_card(model) for model in r["models"]]
+        if r.get("scales", "supported") != "supported" and not any(s in c.scales for c in cards for s in r["scales"]):
+            raise SrbenchError(f"{sweep.path}: runs #{i}: none of its models has weights at "
+                               f"{', '.join(f'x{s}' for s in r['scales'])}; fix its scales")
+        for model, card in zip(r["models"], cards):
             scales = card.scales if r.get("scales", "supported") == "supported" else r["scales"]
             for ds in r["sets"]:
                 for scale in scales:

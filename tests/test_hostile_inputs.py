@@ -472,3 +472,186 @@ def test_a_ray_address_that_does_not_answer_fails_fast(capsys, tmp_path):
                            "--ray-address", "127.0.0.1:1", "--out", str(tmp_path))
     one_line_error(rc, err, "no Ray cluster answers at 127.0.0.1:1")
     assert time.monotonic() - t0 < 60 and no_result(tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. compute() and evaluate(): shapes and scales
+
+
+@pytest.fixture(scope="module")
+def photo(demo):
+    return np.asarray(Image.open(demo["astronaut.png"]).convert("RGB"))[:192, :192]
+
+
+def test_compute_refuses_a_grey_sr_against_an_rgb_hr(photo):
+    with pytest.raises(SrbenchError, match="SR is single-channel .* but the HR is RGB"):
+        srbench.compute("psnr", photo[..., 0], photo, scale=2)
+
+
+@pytest.mark.parametrize("scale", [0, -4, 2.5, True])
+def test_compute_and_evaluate_refuse_bad_scales(photo, scale):
+    with pytest.raises(SrbenchError, match="scale must be a positive integer"):
+        srbench.compute("psnr", photo, photo, scale=scale)
+    import torch
+
+    with pytest.raises(SrbenchError, match="scale must be a positive integer"):
+        srbench.evaluate(torch.nn.Upsample(scale_factor=2), "demo", scale, limit=1)
+
+
+def test_compute_and_evaluate_keep_giving_the_right_number(photo):
+    # the checks above refuse nothing valid: a grey HR with an RGB SR is a grey source, as in evaluate
+    rng = np.random.default_rng(0)
+    noisy = np.clip(photo.astype(int) + rng.integers(-3, 4, photo.shape), 0, 255).astype(np.uint8)
+    from srbench.color import rgb_to_y
+
+    a, b = rgb_to_y(noisy)[4:-4, 4:-4], rgb_to_y(photo)[4:-4, 4:-4]
+    assert srbench.compute("psnr", noisy, photo, scale=4) == pytest.approx(
+        10 * np.log10(255 ** 2 / np.mean((a - b) ** 2)), abs=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. tracebacks that became one line
+
+
+def test_niqe_of_a_constant_image_is_an_error_not_a_traceback(shared):
+    flat = np.full((256, 256, 3), 128, np.uint8)
+    with pytest.raises(SrbenchError, match="NIQE is undefined for this 248x248 image"):
+        srbench.compute("niqe", flat)
+
+
+def test_srbench_score_stays_callable(tmp_path):
+    for _ in range(2):  # the submodule srbench.score once shadowed the function after the first call
+        with pytest.raises(SrbenchError, match="not a directory"):
+            srbench.score(tmp_path / "nope", "demo", 2)
+    import srbench.score as module
+
+    assert callable(srbench.score) and module.score_plan
+
+
+def _plan(tmp_path, body):
+    plan = tmp_path / "plan.toml"
+    plan.write_text(textwrap.dedent(f'''
+        out = "res"
+        [[runs]]
+        models = ["bicubic"]
+        sets = ["demo"]
+        {body}
+    '''))
+    return plan
+
+
+@pytest.mark.parametrize("body, message", [
+    ('scales = [2]\nlimit = "3"', "limit must be a positive whole number of images, got '3'"),
+    ("scales = [5]", "none of its models has weights at x5"),
+])
+def test_bad_sweep_plans_are_one_line(capsys, tmp_path, body, message):
+    rc, out, err = run_cli(capsys, "sweep", str(_plan(tmp_path, body)), "--no-finish")
+    one_line_error(rc, err, message)
+    assert no_result(tmp_path / "res")
+
+
+def test_profile_of_a_huge_input_is_refused(capsys):
+    rc, out, err = run_cli(capsys, "profile", "--model", "fsrcnn", "--scale", "2", "--runtime",
+                           "--input", "100000x100000")
+    one_line_error(rc, err, "--input 100000x100000 is too large")
+    assert out == ""
+
+
+def test_export_refuses_an_opset_the_exporter_does_not_write(capsys, tmp_path, shared):
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "f.onnx"
+    rc, stdout, err = run_cli(capsys, "export", "--model", "fsrcnn", "--scale", "2", "--opset", "1", "--out", str(out))
+    one_line_error(rc, err, "ONNX opset 1: torch's exporter writes opset 18 or higher")
+    assert not out.exists() and not list(tmp_path.iterdir()) and "opset 1" not in stdout
+
+
+def _denied(monkeypatch, *targets):
+    """Permission denied on ``targets`` (the tests run as root, which file modes do not stop: simulated)."""
+    import errno
+    import pathlib
+
+    real_iterdir, real_open = pathlib.Path.iterdir, open
+    targets = {str(t) for t in targets}
+
+    def iterdir(self):
+        if str(self) in targets:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_iterdir(self)
+
+    def fake_open(file, *a, **k):
+        if str(file) in targets:
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return real_open(file, *a, **k)
+
+    monkeypatch.setattr(pathlib.Path, "iterdir", iterdir)
+    monkeypatch.setattr("builtins.open", fake_open)
+
+
+@pytest.mark.parametrize("where", ["set dir", "image", "LR dir"])
+def test_permission_denied_is_one_line(capsys, tmp_path, demo, monkeypatch, where):
+    root = tmp_path / "s"
+    folder_of(root, demo, ["astronaut.png", "coffee.png"], sub="HR")
+    (root / "LR_bicubic" / "X2").mkdir(parents=True)
+    target = {"set dir": root / "HR", "image": root / "HR" / "coffee.png", "LR dir": root / "LR_bicubic"}[where]
+    _denied(monkeypatch, target)
+    rc, out, err = run_cli(capsys, "run", "--model", "bicubic", "--set", f"folder:{root}", "--scale", "2",
+                           "--workers", "1", "--out", str(tmp_path / "res"))
+    one_line_error(rc, err, str(target), "permission denied")
+    assert out == "" and no_result(tmp_path / "res")
+
+
+class _FullDisk:
+    """A file object whose writes fail as on a full disk."""
+
+    def __init__(self, fh):
+        self.fh = fh
+
+    def __getattr__(self, name):
+        return getattr(self.fh, name)
+
+    def write(self, data):
+        import errno
+
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("when", ["open", "write"])
+def test_full_disk_while_creating_the_lock_is_one_line(capsys, tmp_path, monkeypatch, when):
+    import errno
+
+    import srbench.results as results
+
+    def fake_open(file, mode="r", *a, **k):
+        if str(file).endswith(".lock"):
+            if when == "open":
+                raise OSError(errno.ENOSPC, "No space left on device", str(file))
+            return _FullDisk(open(file, mode, *a, **k))
+        return open(file, mode, *a, **k)
+
+    monkeypatch.setattr(results, "open", fake_open, raising=False)
+    rc, out, err = run_cli(capsys, *DEMO_RUN, "--out", str(tmp_path / "res"))
+    one_line_error(rc, err, ".lock", "the disk is full")
+    assert out == "" and no_result(tmp_path / "res")
+
+
+# ---------------------------------------------------------------------------------------------
+# 9. unclear cases made clear
+
+
+def test_empty_protocol_name_is_refused(capsys, tmp_path):
+    rc, out, err = run_cli(capsys, *DEMO_RUN, "--protocol", "", "--out", str(tmp_path))
+    one_line_error(rc, err, "protocol name is empty")
+    assert no_result(tmp_path)
+
+
+def test_out_path_that_is_a_file_says_so(capsys, tmp_path):
+    (tmp_path / "res").write_text("not a folder")
+    rc, out, err = run_cli(capsys, *DEMO_RUN, "--out", str(tmp_path / "res"))
+    one_line_error(rc, err, "in the way")
+    assert "free space" not in err
+
+
+def test_pareto_on_an_empty_folder_is_exit_2(capsys, tmp_path):
+    rc, out, err = run_cli(capsys, "pareto", "--results", str(tmp_path))
+    one_line_error(rc, err, "no whole-set fp32 results")
+    assert out == ""

@@ -67,7 +67,7 @@ def make_plans(args) -> list:
         model_scales = scales or ([card.default_scale] if card and card.default_scale else list(card.scales) if card else [])
         if not model_scales:
             raise SrbenchError(f"model '{model}': pass --scale")
-        protocol = args.protocol or (card.default_protocol if card is not None else None)
+        protocol = args.protocol if args.protocol is not None else (card.default_protocol if card is not None else None)
         if card is not None and (args.protocol is None or metrics is None) and (card.default_protocol or card.default_metrics):
             from ..engine import resolve_protocol
 
