@@ -299,10 +299,10 @@ def hostile_models(tmp_path, monkeypatch):
             return Up(scale, gain=255.0)
         def huge(scale):          # up to 4 x the range
             return Up(scale, gain=4.0)
-        def negative(scale):      # a [-1, 1] model
-            return Up(scale, gain=2.0, offset=-1.0)
-        def overshoot(scale):     # ringing-sized overshoot: clamped, as the protocols' scripts do
-            return Up(scale, gain=1.1, offset=-0.05)
+        def shifted(scale):       # values down to -1.2 x the range (-300 on the 0-255 scale)
+            return Up(scale, offset=-1.2)
+        def overshoot(scale):     # overshoot as a GAN's (TPSR-ESRGAN: [-0.47, 1.59]): clamped, as the scripts do
+            return Up(scale, gain=1.8, offset=-0.25)
         def int32(scale):
             return Up(scale, gain=255.0, cast=torch.int32)
         def pair(scale):
@@ -329,7 +329,7 @@ def _run_model(capsys, tmp_path, model, *extra):
                    "--workers", "1", "--out", str(tmp_path / "res"), *extra)
 
 
-@pytest.mark.parametrize("model, seen", [("times255", "255"), ("huge", "4"), ("negative", "-1"),
+@pytest.mark.parametrize("model, seen", [("times255", "255"), ("huge", "4"), ("shifted", "-1.2"),
                                          ("float_callable", "1020")])
 def test_output_outside_the_declared_range_is_an_error(capsys, tmp_path, hostile_models, model, seen):
     rc, out, err = _run_model(capsys, tmp_path, model)
@@ -357,7 +357,7 @@ def test_overshoot_the_clamp_is_for_is_tolerated(capsys, tmp_path, hostile_model
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # srbench evaluates with one thread (float32 results depend on the count)
     try:
-        y = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False) * 1.1 - 0.05
+        y = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False) * 1.8 - 0.25
     finally:
         torch.set_num_threads(threads)
     sr = np.clip(np.floor((y * 255)[0].permute(1, 2, 0).double().numpy() + 0.5), 0, 255).astype(np.uint8)
