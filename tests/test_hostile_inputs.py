@@ -299,6 +299,15 @@ def hostile_models(tmp_path, monkeypatch):
             return Up(scale, gain=255.0)
         def huge(scale):          # up to 4 x the range
             return Up(scale, gain=4.0)
+        class Interp(torch.nn.Module):  # a learnable layer, then an op with no int8 kernel
+            def __init__(self, scale):
+                super().__init__()
+                self.scale, self.conv = scale, torch.nn.Conv2d(3, 3, 3, padding=1)
+            def forward(self, x):
+                return F.interpolate(self.conv(x), scale_factor=self.scale, mode="bicubic", align_corners=False)
+
+        def interp(scale):
+            return Interp(scale)
         def shifted(scale):       # values down to -1.2 x the range (-300 on the 0-255 scale)
             return Up(scale, offset=-1.2)
         def overshoot(scale):     # overshoot as a GAN's (TPSR-ESRGAN: [-0.47, 1.59]): clamped, as the scripts do
@@ -375,6 +384,14 @@ def test_overshoot_the_clamp_is_for_is_tolerated(capsys, tmp_path, hostile_model
 def test_model_code_failures_are_one_line_naming_the_model(capsys, tmp_path, hostile_models, model, fragments):
     rc, out, err = _run_model(capsys, tmp_path, model)
     one_line_error(rc, err, f"hostile_sr:{model}", *fragments)
+    assert out == "" and no_result(tmp_path / "res")
+
+
+def test_int8_of_a_module_without_int8_kernels_is_one_line(capsys, tmp_path, demo, hostile_models):
+    d = folder_of(tmp_path, demo, ["astronaut.png"])
+    rc, out, err = run_cli(capsys, "run", "--model", "hostile_sr:interp", "--set", f"folder:{d}", "--scale", "2",
+                           "--precision", "int8", "--workers", "1", "--out", str(tmp_path / "res"))
+    one_line_error(rc, err, "cannot be quantised to int8", "upsample_bicubic2d")
     assert out == "" and no_result(tmp_path / "res")
 
 
