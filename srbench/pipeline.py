@@ -327,7 +327,7 @@ def _run_checked(runner, x, out_scale: int, name: str, io: IOConvention) -> tupl
         out, dt = runner(x, out_scale)
     except SrbenchError as exc:
         raise SrbenchError(f"{name}: {exc}") from None
-    except (Exception, SystemExit) as exc:  # the model's own code failed (SystemExit: it must not end the run)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the model's own code failed; SystemExit must not end the run
         text = str(exc).strip().splitlines()
         raise SrbenchError(f"{name}: the model raised {type(exc).__name__}"
                            f"{': ' + text[0] if text else ''}") from None

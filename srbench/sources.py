@@ -297,7 +297,7 @@ def _from_builder(spec: str, scale: int | None, label: str | None, io) -> Source
         built = builder(scale=scale)
     except SrbenchError:
         raise
-    except (Exception, SystemExit) as exc:  # the user's code: one line naming it, not a traceback
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's code: one line naming it, not a traceback
         raise SrbenchError(f"model '{spec}': its builder raised {_exc_text(exc)}") from None
     src = from_object(built, label or spec, io)
     if isinstance(src, ModuleSource):

@@ -22,6 +22,7 @@ from ..io import IMAGE_EXTENSIONS
 from ..paths import data_dir
 from ..registry import Registry
 
+
 @dataclass(frozen=True)
 class DatasetCard:
     name: str
