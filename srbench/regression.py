@@ -8,7 +8,8 @@ the baseline's stored ``tolerances``, else each metric's spec (``MetricSpec.tole
 The gate is strict both ways: a baseline is written only from whole-set, verified, fp32 results (no
 ``--limit``, ``--allow-missing`` or ``--allow-incomplete`` subsets, no int8/fp16), and a baseline
 file with unknown keys, a duplicated entry, an entry without metrics or images, an image lacking
-one of its entry's metrics, or fewer entries/images than it declares is refused as bad input.
+one of its entry's metrics, or fewer entries/images than it declares is refused as bad input; a
+result that could not enter a baseline (a subset, an unverified set copy) fails its entry as invalid.
 """
 
 from __future__ import annotations
@@ -229,6 +230,9 @@ def compare(baseline: list[dict], results: list[tuple[Path, dict]], tolerances: 
         doc = current.get(key)
         per_image = {i["name"]: i for i in doc.get("images", [])} if doc else {}
         stored = entry.get("_tolerances", {})
+        why = gate_worthy(doc) if doc is not None else None
+        if why is not None:  # a subset or unverified result never passes for the whole set's entry
+            findings.append(Finding(key, f"(result: {why})", None, None, None, 0.0, problem="invalid"))
         for metric, value in entry["metrics"].items():
             # --tol, else the tolerance stored with the baseline, else the metric spec's
             tol = tolerances.get(metric, stored.get(metric, defaults.get(metric, FALLBACK_TOL)))

@@ -208,6 +208,17 @@ def test_baseline_with_missing_or_duplicate_parts_or_unknown_keys_is_refused(cap
     assert "PASS" not in out
 
 
+def test_check_fails_a_subset_result_even_when_its_values_agree(capsys, gate):
+    base, tmp = gate
+    (result,) = (tmp / "full").glob("*.json")
+    doc = json.loads(result.read_text())
+    doc["provenance"]["dataset"]["complete"] = False  # as --allow-incomplete labels a subset
+    (tmp / "sub").mkdir()
+    (tmp / "sub" / "r.json").write_text(json.dumps(doc))
+    rc, out, _ = run_cli(capsys, "check", "--baseline", str(base), "--results", str(tmp / "sub"))
+    assert rc == 1 and "invalid" in out and "it is a subset" in out
+
+
 def test_unknown_tolerance_name_is_refused(capsys, gate):
     base, tmp = gate
     rc, out, err = run_cli(capsys, "check", "--baseline", str(base), "--results", str(tmp / "full"), "--tol", "foo=1")
