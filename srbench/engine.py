@@ -86,6 +86,9 @@ def resolve_protocol(name: str | None, card) -> Protocol:
     """``paper`` -> the model card's own protocol; None -> canonical."""
     if name is None:
         name = CANONICAL
+    if not str(name).strip():
+        raise SrbenchError("the protocol name is empty: name one (srbench list protocols) or leave it out for "
+                           f"the default ({CANONICAL})")
     if name == "paper":
         if card is None:
             raise SrbenchError("--protocol paper needs a model card (it names the paper's protocol); name a protocol")
@@ -94,10 +97,12 @@ def resolve_protocol(name: str | None, card) -> Protocol:
 
 
 def resolve_scale(card, scale: int | None) -> int:
+    if scale is not None:
+        scale = pipeline.check_scale(scale)
     if card is None:
         if scale is None:
             raise SrbenchError("pass the scale (--scale)")
-        return int(scale)
+        return scale
     if scale is None:
         if card.default_scale is None and len(card.scales) != 1:
             raise SrbenchError(f"model '{card.name}' supports {', '.join(f'x{s}' for s in card.scales)}; pass --scale")
@@ -121,15 +126,20 @@ def make_plan(model, dataset, scale: int | None = None, *, protocol: str | None 
               data_root=None, device: str = "cpu", precision: str = "fp32", tile: int | None = None,
               tile_overlap: int = 0, limit: int | None = None, label: str | None = None, io=None,
               source: Source | None = None, lr_cache_dir=None, images_dir=None, only: set | None = None,
-              calibration: dict | None = None) -> Plan:
+              calibration: dict | None = None, allow_incomplete: bool = False) -> Plan:
     """Resolve and check everything a run needs, without running a model (see the module docstring).
 
     ``only``: evaluate just these images of the set (file names); the result is then a subset.
     ``precision="int8"``: post-training static quantisation, calibrated as ``calibration`` says
-    (``set``, ``images``, ``backend``; defaults in :data:`CALIBRATION`)."""
+    (``set``, ``images``, ``backend``; defaults in :data:`CALIBRATION`).
+    A copy of the set that is not the whole, verified set (missing, extra, altered or unreadable
+    images) is refused unless ``allow_incomplete``: its result is then a labelled subset, kept out of
+    leaderboards and baselines."""
     from .datasets import open_dataset
     from .inference import PRECISIONS, resolve_device
 
+    if scale is not None:
+        scale = pipeline.check_scale(scale)  # before a builder sees it
     if source is None:
         source = resolve_source(model, scale, label, io)
     card = source.card
@@ -145,11 +155,17 @@ def make_plan(model, dataset, scale: int | None = None, *, protocol: str | None 
     pipeline.check_compatible(proto, source.io, specs, source.label, model=not source.provides_sr)
 
     ds = open_dataset(dataset, data_root) if isinstance(dataset, str) else dataset
+    manifest = ds.verify()
+    incomplete = ds.problems(manifest)
+    if incomplete and not allow_incomplete:
+        raise SrbenchError(f"{ds.card.name} at {ds.root} is not the whole set ({incomplete}); restore the files "
+                           f"(srbench fetch --dataset {ds.card.name}) or pass --allow-incomplete to score the "
+                           "images present as a labelled subset")
     if precision == "int8":
         source = _quantized(source, proto, scale, ds, data_root, calibration or {})
     if limit is not None:
-        if limit <= 0:
-            raise SrbenchError(f"--limit must be a positive number of images, got {limit}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+            raise SrbenchError(f"limit must be a positive whole number of images, got {limit!r}")
         if limit >= len(ds.samples):
             limit = None  # the whole set: the same result as no limit
     samples = ds.samples[:limit] if limit else list(ds.samples)
@@ -180,7 +196,9 @@ def make_plan(model, dataset, scale: int | None = None, *, protocol: str | None 
     identity = {
         "model": source.identity(),
         "io": source.io.to_dict(),
-        "dataset": {"name": ds.card.name, "fingerprint": ds.fingerprint(samples, scale, shipped), "n_images": len(samples)},
+        "dataset": {"name": ds.card.name, "fingerprint": ds.fingerprint(samples, scale, shipped), "n_images": len(samples),
+                    # only a subset carries this key: the identities of whole-set results are unchanged
+                    **({"incomplete": incomplete} if incomplete else {})},
         "scale": scale,
         "limit": limit,
         "tile": [tile, tile_overlap] if tile else None,
@@ -193,7 +211,7 @@ def make_plan(model, dataset, scale: int | None = None, *, protocol: str | None 
         identity["model"]["run"] = uuid.uuid4().hex  # no fingerprint: never resumed or matched
     key = identity_key(identity)
     return Plan(source, ds, samples, scale, proto, tuple(plans), dev, precision, tile, tile_overlap, limit,
-                identity, key, unavailable, assets, ds.verify(),
+                identity, key, unavailable, assets, manifest,
                 lr_cache_dir=None if lr_cache_dir is None else str(lr_cache_dir),
                 images_dir=None if images_dir is None else str(images_dir))
 
@@ -428,7 +446,9 @@ def aggregate(plan: Plan, records: list[dict], started: float | None = None, com
             "quantization": getattr(plan.source, "recipe", None),
             "metric_assets": plan.metric_assets,
             "dataset": {"root": str(ds.root), "layout": ds.layout, "n_images": len(ds.samples), "limit": plan.limit,
-                        "complete": len(records) == len(ds.samples),
+                        "complete": len(records) == len(ds.samples) and "incomplete" not in plan.identity["dataset"],
+                        **({"incomplete": plan.identity["dataset"]["incomplete"]}
+                           if "incomplete" in plan.identity["dataset"] else {}),
                         "fingerprint": plan.identity["dataset"]["fingerprint"],
                         **{k: plan.manifest[k] for k in ("manifest", "verified")}, "lr": lr_counts,
                         "alpha_dropped": sum(1 for r in records if r.get("alpha_dropped"))},
@@ -538,19 +558,21 @@ def evaluate(model, dataset, scale: int | None = None, *, protocol: str | None =
              data_root=None, device: str = "cpu", precision: str = "fp32", tile: int | None = None,
              tile_overlap: int = 0, limit: int | None = None, label: str | None = None, io=None,
              out_dir=None, resume: bool = False, save_images: bool = False, workers: int = 1,
-             executor=None, progress: bool = False, command: str | None = None) -> dict:
+             executor=None, progress: bool = False, command: str | None = None,
+             allow_incomplete: bool = False) -> dict:
     """Evaluate ``model`` on ``dataset`` at ``scale``; returns the result document (see README).
 
     ``model``: a zoo name, a card file (``.toml``), ``"module:builder"``, a ``torch.nn.Module``
     (``io`` declares its convention: RGB, values in [0, 1], s x the input size by default) or any
     callable mapping an LR uint8 HxWx3 array to an SR array (uint8, or floats in [0, 255]).
     ``dataset``: a set name or ``folder:PATH``. Nothing is written unless ``out_dir`` is given.
+    ``allow_incomplete``: score a set copy that is not the whole set as a labelled subset (see :func:`make_plan`).
     """
     from .executors import make_executor
 
     plan = make_plan(model, dataset, scale, protocol=protocol, metrics=metrics, data_root=data_root, device=device,
                      precision=precision, tile=tile, tile_overlap=tile_overlap, limit=limit, label=label, io=io,
-                     lr_cache_dir=lr_cache_dir() if out_dir is not None else None,
+                     lr_cache_dir=lr_cache_dir() if out_dir is not None else None, allow_incomplete=allow_incomplete,
                      images_dir=Path(out_dir) / "images" if (save_images and out_dir is not None) else None)
     own = executor is None
     executor = executor or make_executor("local" if workers == 1 else "process", workers=workers)

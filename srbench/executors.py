@@ -53,10 +53,33 @@ class LocalExecutor:
         pass
 
 
-def _init_worker() -> None:
+def _init_worker(driver_pid: int | None = None) -> None:
     # BLAS pools would otherwise start one thread per core in every worker.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = "1"
+    if driver_pid is not None:
+        die_with_parent(driver_pid)
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Have the kernel kill this worker when its driver dies (SIGTERM, SIGKILL, a crash): an orphaned
+    worker would hold its memory and the caller's pipes. Linux only (prctl); elsewhere a no-op."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the driver died before prctl took effect
+        os._exit(1)
 
 
 class ProcessExecutor:
@@ -74,7 +97,8 @@ class ProcessExecutor:
         saved = {v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
         _init_worker()
         try:
-            self.pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
+            self.pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                                            initargs=(os.getpid(),))
             self.pool.submit(int).result()  # start the workers while the environment is set
         finally:
             for var, value in saved.items():
@@ -129,6 +153,23 @@ def _check_picklable(plan) -> None:
 # Ray
 
 MAX_RETRIES = 3
+RAY_CONNECT_TIMEOUT = 10  # seconds for a Ray head at HOST:PORT to accept a connection
+
+
+def _probe_ray_address(address: str) -> None:
+    """A HOST:PORT that does not answer fails now, in seconds (``ray.init`` would retry forever)."""
+    import socket
+
+    if address == "auto" or "://" in address:
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SrbenchError(f"bad --ray-address '{address}': use auto or HOST:PORT, e.g. 10.0.0.5:6379")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise SrbenchError(f"no Ray cluster answers at {address} ({exc.strerror or exc}); start one there "
+                           "('ray start --head') or leave out --ray-address for a local cluster") from None
 
 
 def _import_ray():
@@ -172,6 +213,7 @@ class RayExecutor:
             kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
             try:
                 if address:
+                    _probe_ray_address(address)
                     ray.init(address=address, **kwargs)
                 else:  # a local cluster of this machine's cores
                     ray.init(num_cpus=workers or os.cpu_count(), **kwargs)

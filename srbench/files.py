@@ -25,14 +25,17 @@ def _file_mode() -> int:
 
 
 def os_error(path: Path, exc: OSError, doing: str = "write") -> SrbenchError:
-    """One line for an OSError while writing ``path``."""
-    if exc.errno == errno.ENOSPC:
-        why = "the disk is full"
+    """One line for an OSError while writing ``path``, with the advice that fits its cause."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        why, todo = "the disk is full", "free space or choose another location"
     elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        why = "permission denied (read-only or not yours)"
-    else:
+        why, todo = "permission denied (read-only or not yours)", "choose a writable location"
+    elif exc.errno in (errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
         why = exc.strerror or str(exc)
-    return SrbenchError(f"cannot {doing} {path}: {why}; free space or choose another location (nothing was replaced)")
+        todo = "a file or folder of that name is in the way: move it or choose another location"
+    else:
+        why, todo = exc.strerror or str(exc), "check the path or choose another location"
+    return SrbenchError(f"cannot {doing} {path}: {why}; {todo} (nothing was replaced)")
 
 
 def ensure_dir(path: Path) -> Path:

@@ -69,7 +69,7 @@ def run_model(model: torch.nn.Module, lr: np.ndarray, out_scale: int, device: to
         with torch.inference_mode(), _deterministic(device):
             _sync(device)
             t0 = time.perf_counter()
-            out = model(x) if not tile else _tiled(model, x, out_scale, tile, tile_overlap)
+            out = _tensor_out(model(x)) if not tile else _tiled(model, x, out_scale, tile, tile_overlap)
             _sync(device)
             seconds = time.perf_counter() - t0
             out = (out.float() if out.dtype in (torch.float16, torch.bfloat16) else out) * to_255
@@ -84,6 +84,17 @@ def run_model(model: torch.nn.Module, lr: np.ndarray, out_scale: int, device: to
         raise SrbenchError(f"the model returned a tensor of shape {tuple(out.shape)} for an input of shape "
                            f"{tuple(x.shape)}; expected {expected} (N, C, {out_scale}H, {out_scale}W)")
     return out[0].permute(1, 2, 0).cpu().double().numpy(), seconds
+
+
+def _tensor_out(out) -> torch.Tensor:
+    """A model's output must be one floating-point tensor (a tuple or an integer tensor is a bug, not a score)."""
+    if not isinstance(out, torch.Tensor):
+        raise SrbenchError(f"the model returned a {type(out).__name__}, not a tensor; return the SR image as one "
+                           "N x C x H x W float tensor (wrap a model returning several outputs)")
+    if not out.is_floating_point():
+        raise SrbenchError(f"the model returned a {str(out.dtype).replace('torch.', '')} tensor; return floats in "
+                           "its value range")
+    return out
 
 
 def _oom(lr: np.ndarray, exc: Exception, tile: int | None) -> SrbenchError:
@@ -103,7 +114,7 @@ def _tiled(model, x: torch.Tensor, s: int, tile: int, overlap: int) -> torch.Ten
             bottom, right = min(top + tile, h), min(left + tile, w)
             t0, l0 = max(top - overlap, 0), max(left - overlap, 0)
             t1, l1 = min(bottom + overlap, h), min(right + overlap, w)
-            y = model(x[:, :, t0:t1, l0:l1])
+            y = _tensor_out(model(x[:, :, t0:t1, l0:l1]))
             if out is None:
                 out = y.new_zeros((1, y.shape[1], h * s, w * s))
             out[:, :, top * s:bottom * s, left * s:right * s] = y[

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 TOLERANCE = 1e-4  # max abs difference, [0, 1] units, fp32
 DEFAULT_OPSET = 18
+# The lowest opset torch's (dynamo) exporter writes; asked for less, it writes this one instead.
+MIN_OPSET = 18
 EXAMPLE_LR = (48, 48)  # LR size of the example input (and of the graph when not --dynamic)
 SECOND_LR = (40, 56)  # a second size, to check a --dynamic graph really takes other sizes
 META_PREFIX = "srbench."
@@ -148,6 +150,9 @@ def export_onnx(model_name: str, scale: int, out: str | Path | None = None, *,
 
     card = get_card(model_name)
     card.check_scale(scale)
+    if isinstance(opset, bool) or not isinstance(opset, int) or opset < MIN_OPSET:
+        raise SrbenchError(f"ONNX opset {opset!r}: torch's exporter writes opset {MIN_OPSET} or higher; "
+                           f"use --opset {MIN_OPSET} (the default) or higher")
     check_exportable(card, build_model(card, scale, pretrained=False))  # before any weights are fetched
     model = build_model(card, scale).float().cpu().eval()
     what = f"{card.name} x{scale}"
@@ -161,6 +166,10 @@ def export_onnx(model_name: str, scale: int, out: str | Path | None = None, *,
     tmp = path.with_name(path.name + ".part")
     try:
         program.save(str(tmp), external_data=False)
+        written = {o.domain: o.version for o in onnx.load(str(tmp), load_external_data=False).opset_import}.get("")
+        if written != opset:  # torch's exporter raises a lower opset to the lowest it supports
+            raise SrbenchError(f"{what}: torch's ONNX exporter wrote opset {written}, not the opset {opset} asked for; "
+                               f"use --opset {written} or higher; nothing written")
         session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
         diff = max_abs_diff(session, model, inputs)
         if diff > TOLERANCE:

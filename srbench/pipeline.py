@@ -149,11 +149,18 @@ def uses_shipped_lr(protocol: Protocol) -> bool:
     return protocol.lr_source == "dataset-or-generated"
 
 
+def check_scale(scale) -> int:
+    """A scale is a positive integer (2, 3, 4, ...): 0, negative or fractional scales are refused."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
+        raise SrbenchError(f"scale must be a positive integer such as 2, 3 or 4, got {scale!r}")
+    return int(scale)
+
+
 def shave_for(shave, scale: int | None) -> int:
     if shave == "scale":
         if scale is None:
             raise SrbenchError("this protocol shaves the border by the scale: pass scale=")
-        return scale
+        return check_scale(scale)
     return int(shave)
 
 
@@ -294,20 +301,54 @@ def super_resolve(protocol: Protocol, io: IOConvention, runner, lr: np.ndarray, 
     """
     out_scale = 1 if io.same_size else scale
     div = 1.0 if io.array else 255.0 / io.value_range  # [0, 255] -> the model's input units
+
+    def run(x):
+        return _run_checked(runner, x, out_scale, name, io)
+
     if protocol.space == "y":
-        y255, dt = runner(lr[..., None] / div, out_scale)
-        return _quantize(_finite(y255[..., 0], name), protocol.sr_rounding), dt
+        y255, dt = run(lr[..., None] / div)
+        return _quantize(y255[..., 0], protocol.sr_rounding), dt
     if io.colour == "rgb":
-        sr255, dt = runner(lr if io.array else lr / div, out_scale)
+        sr255, dt = run(lr if io.array else lr / div)
     elif gray and protocol.gray == "as-y":  # a grey image is its own Y: the Y model sees the grey channel
-        y255, dt = runner(lr[..., :1] / div, out_scale)
+        y255, dt = run(lr[..., :1] / div)
         sr255 = np.repeat(y255, 3, axis=2)
     else:  # a Y model under an RGB protocol: Y of the LR through the model, chroma bicubic
         ycc = rgb_to_ycbcr(lr)
-        y255, dt = runner(ycc[..., :1] / div, out_scale)
+        y255, dt = run(ycc[..., :1] / div)
         chroma = imresize(ycc[..., 1:], out_scale)
         sr255 = ycbcr_to_rgb(np.concatenate([y255, chroma], axis=2))
-    return _quantize(_finite(sr255, name), protocol.sr_rounding), dt
+    return _quantize(sr255, protocol.sr_rounding), dt
+
+
+# How far a model's output may leave its declared range before it is an error rather than overshoot
+# for the protocol's clamp to remove: one whole range on either side ([-1, 2] for value_range 1).
+# Trained networks overshoot at edges and in hallucinated texture (the zoo on Set5: up to [-0.47, 1.59]
+# for TPSR-ESRGAN, see docs/hostile_inputs.md); a wrong convention is off by far more: value_range 255
+# run as 1 is a factor 255, outputs like -300 or 1020 on the 0-255 scale are off by more than a range.
+RANGE_TOLERANCE = 1.0
+
+
+def _run_checked(runner, x, out_scale: int, name: str, io: IOConvention) -> tuple[np.ndarray, float]:
+    """``runner(x, out_scale)`` with its failures as one line naming the model and image, and its output
+    checked: finite, and within the declared range (up to :data:`RANGE_TOLERANCE`)."""
+    try:
+        out, dt = runner(x, out_scale)
+    except SrbenchError as exc:
+        raise SrbenchError(f"{name}: {exc}") from None
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the model's own code failed; SystemExit must not end the run
+        text = str(exc).strip().splitlines()
+        raise SrbenchError(f"{name}: the model raised {type(exc).__name__}"
+                           f"{': ' + text[0] if text else ''}") from None
+    out = _finite(out, name)
+    lo, hi = float(out.min()), float(out.max())
+    if lo < -RANGE_TOLERANCE * 255 or hi > (1 + RANGE_TOLERANCE) * 255:
+        unit = 255.0 / io.value_range  # the range seen, in the model's own units
+        raise SrbenchError(
+            f"{name}: the output spans [{lo / unit:.4g}, {hi / unit:.4g}], far outside the declared value range "
+            f"[0, {io.value_range}] (overshoot within {RANGE_TOLERANCE:g} x the range is clamped); declare the "
+            "model's range (--io value_range=1|255) or fix its output")
+    return out, dt
 
 
 def calibration_inputs(protocol: Protocol, io: IOConvention, samples, scale: int, crop: int) -> list:
@@ -433,6 +474,10 @@ def prepare_arrays(protocol: Protocol, sr, hr, scale: int | None, needs: set) ->
     SR, without HR) marks a grey source, as a grey file does in :func:`load`."""
     sr = check_uint8_image(sr, "sr")
     hr = None if hr is None else check_uint8_image(hr, "hr")
+    if scale is not None:
+        check_scale(scale)
+    if hr is not None and sr.ndim == 2 and hr.ndim == 3:  # as check_sr: a grey SR cannot stand for an RGB HR
+        raise SrbenchError("the SR is single-channel (HxW) but the HR is RGB (HxWx3): pass an RGB SR")
     gray = (hr if hr is not None else sr).ndim == 2
     if protocol.space == "y" and sr.ndim != 2:
         raise SrbenchError(f"protocol '{protocol.name}' is Y-only: pass the SR and HR Y as HxW arrays")

@@ -438,6 +438,21 @@ def quantize_int8(model: nn.Module, calibration_inputs: list[torch.Tensor], *, b
 
     float_layers = {f"model.{n}": "kept in float by the caller" for n in keep_float}
     float_layers.update({n: "padding mode with no int8 convolution" for n in unsupported})
+    try:
+        converted, agreement, recipe = _calibrate_and_convert(gm, calib, backend, per_channel, float_layers, reference,
+                                                              parts, inputs, what)
+    except (NotImplementedError, RuntimeError) as exc:  # an op with no int8 kernel (F.interpolate, ...)
+        first = str(exc).strip().split(". ")[0].splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SrbenchError(f"{what} cannot be quantised to int8 with torch.ao: {first}; "
+                           "evaluate it in fp32") from None
+    if agreement["psnr_db_min"] < MIN_AGREEMENT_DB:
+        raise SrbenchError(f"{what}: the int8 model agrees with the float one to only {agreement['psnr_db_min']:.1f} dB "
+                           f"on the calibration inputs (< {MIN_AGREEMENT_DB} dB): a failed quantisation, not a score")
+    return QuantizedSR(converted, parts, recipe), recipe
+
+
+def _calibrate_and_convert(gm, calib, backend, per_channel, float_layers, reference, parts, inputs, what):
+    """Convert, audit each int8 layer (keeping in float the ones whose kernel is off), measure agreement."""
     with _quiet(), _engine(backend), torch.no_grad():
         for _ in range(AUDIT_MAX_PASSES):
             converted, audit = _quantize_once(gm, calib, backend, per_channel, float_layers)
@@ -452,10 +467,7 @@ def quantize_int8(model: nn.Module, calibration_inputs: list[torch.Tensor], *, b
                                f"passes ({', '.join(broken)}); quantisation gave up")
         agreement = _agreement(reference, converted, parts, inputs)
         recipe = _recipe(gm, converted, audit, backend, per_channel, inputs, float_layers, parts, agreement)
-    if agreement["psnr_db_min"] < MIN_AGREEMENT_DB:
-        raise SrbenchError(f"{what}: the int8 model agrees with the float one to only {agreement['psnr_db_min']:.1f} dB "
-                           f"on the calibration inputs (< {MIN_AGREEMENT_DB} dB): a failed quantisation, not a score")
-    return QuantizedSR(converted, parts, recipe), recipe
+    return converted, agreement, recipe
 
 
 def _agreement(reference: _Parts, converted, parts: _Parts, inputs) -> dict:

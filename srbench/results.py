@@ -221,10 +221,15 @@ class ResultStore:
                 raise SrbenchError(f"another srbench run ({holder}) is writing {self.stem} in {self.out}; "
                                    "wait for it to finish or use another --out") from None
             raise os_error(lock, exc, "lock") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()} on {platform.node()}\n")
-        fh.flush()
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()} on {platform.node()}\n")
+            fh.flush()
+        except OSError as exc:  # e.g. the disk filled up between open and write
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            fh.close()
+            raise os_error(lock, exc) from None
         self._lock_fh = fh
         return self
 

@@ -9,6 +9,8 @@ the same as ``srbench run``'s, so leaderboards and the regression gate take it u
 
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
 
 from .engine import make_plan, run_plan
@@ -23,7 +25,7 @@ def score_plan(sr_dir, dataset, scale: int, *, label: str | None = None, protoco
     ds = open_dataset(dataset, data_root) if isinstance(dataset, str) else dataset
     source = folder_source(sr_dir, ds.samples, scale, label, allow_missing)
     return make_plan(None, ds, scale, protocol=protocol, metrics=metrics, device=device, source=source,
-                     only=set(source.files))
+                     only=set(source.files), allow_incomplete=allow_missing)
 
 
 def score(sr_dir, dataset, scale: int, *, label: str | None = None, protocol: str | None = None, metrics=None,
@@ -38,3 +40,15 @@ def score(sr_dir, dataset, scale: int, *, label: str | None = None, protocol: st
                         command=command)
     finally:
         executor.close()
+
+
+class _CallableModule(types.ModuleType):
+    """``srbench.score`` names both this module and the API function: importing the submodule binds the
+    name on the package to the module, so the module calls :func:`score` (``srbench.score(...)`` works on
+    every call, however it was reached)."""
+
+    def __call__(self, *args, **kwargs):
+        return score(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -228,7 +228,12 @@ def from_object(model, label: str | None, io) -> Source:
     import torch
 
     if isinstance(model, torch.nn.Module):
-        return ModuleSource(label or type(model).__name__, parse_io(io, IOConvention()), None, model,
+        card_io = getattr(model, "srbench_io", None)  # a zoo module (create_model) keeps its card's I/O
+        if card_io is not None and io_items(io):
+            raise SrbenchError(f"{type(model).__name__} is a zoo model: its I/O convention is its card's "
+                               f"({_io_text(IOConvention(**card_io))}); io= applies to user models")
+        default = IOConvention(**card_io) if card_io is not None else IOConvention()
+        return ModuleSource(label or type(model).__name__, parse_io(io, default), None, model,
                             module_fingerprint(model))
     if callable(model):
         conv = parse_io(io, IOConvention(value_range=255))
@@ -268,9 +273,15 @@ def resolve_source(model, scale: int | None, label: str | None = None, io=None) 
 def _with_label(src: Source, label: str | None, io) -> Source:
     if label:
         src.label = label
-    if io is not None:
-        src.io = parse_io(io, src.io)
+    if io_items(io):
+        raise SrbenchError(f"model '{src.card.name}' is a model card: its I/O convention is the card's "
+                           f"({_io_text(src.io)}); --io applies to user models (module:builder, onnx:, "
+                           "torch modules, callables)")
     return src
+
+
+def _io_text(io: IOConvention) -> str:
+    return f"colour={io.colour},value_range={io.value_range},same_size={str(io.same_size).lower()}"
 
 
 def _from_builder(spec: str, scale: int | None, label: str | None, io) -> Source:
@@ -282,10 +293,21 @@ def _from_builder(spec: str, scale: int | None, label: str | None, io) -> Source
     builder = import_object(spec, f"model '{spec}'")
     if not callable(builder):
         raise SrbenchError(f"model '{spec}': {spec} is not callable")
-    src = from_object(builder(scale=scale), label or spec, io)
+    try:
+        built = builder(scale=scale)
+    except SrbenchError:
+        raise
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the user's code: one line naming it, not a traceback
+        raise SrbenchError(f"model '{spec}': its builder raised {_exc_text(exc)}") from None
+    src = from_object(built, label or spec, io)
     if isinstance(src, ModuleSource):
         src.builder = spec
     return src
+
+
+def _exc_text(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _from_onnx(path: str, scale: int | None, label: str | None, io) -> OnnxSource:
@@ -401,13 +423,12 @@ class ArrayRunner:
         out = np.asarray(out)
         expected = (x.shape[0] * out_scale, x.shape[1] * out_scale, x.shape[2])
         if out.shape != expected:
-            raise SrbenchError(f"model '{self.label}' returned an array of shape {out.shape} for an LR of shape "
-                               f"{x.shape}; expected {expected}")
+            raise SrbenchError(f"returned an array of shape {out.shape} for an LR of shape {x.shape}; "
+                               f"expected {expected}")
         if out.dtype == np.uint8:  # integer levels are on the 0-255 scale whatever value_range says
             return out.astype(np.float64), seconds
         if not np.issubdtype(out.dtype, np.floating):
-            raise SrbenchError(f"model '{self.label}' returned {out.dtype}; return uint8 or float values "
-                               f"in [0, {self.io.value_range}]")
+            raise SrbenchError(f"returned {out.dtype} values; return uint8 or float values in [0, {self.io.value_range}]")
         return out.astype(np.float64) * (255.0 / self.io.value_range), seconds
 
 

@@ -123,9 +123,12 @@ def expand(sweep: SweepPlan, data_root=None) -> list:
     from .models import get_card
 
     plans, seen = [], set()
-    for r in sweep.runs:
-        for model in r["models"]:
-            card = get_card(model)
+    for i, r in enumerate(sweep.runs, 1):
+        cards = [get_card(model) for model in r["models"]]
+        if r.get("scales", "supported") != "supported" and not any(s in c.scales for c in cards for s in r["scales"]):
+            raise SrbenchError(f"{sweep.path}: runs #{i}: none of its models has weights at "
+                               f"{', '.join(f'x{s}' for s in r['scales'])}; fix its scales")
+        for model, card in zip(r["models"], cards):
             scales = card.scales if r.get("scales", "supported") == "supported" else r["scales"]
             for ds in r["sets"]:
                 for scale in scales:
@@ -187,7 +190,7 @@ def _call(main, args) -> None:
 
 
 def _baseline(sweep: SweepPlan) -> str:
-    from .regression import make_baseline
+    from .regression import gate_worthy, make_baseline
     from .results import load_results, write_json_atomic
 
     b = sweep.baseline
@@ -195,7 +198,7 @@ def _baseline(sweep: SweepPlan) -> str:
             if (b.get("dataset") is None or d["dataset"] == b["dataset"])
             and (b.get("protocol") is None or d["protocol"]["name"] == b["protocol"])
             and d["provenance"].get("precision", "fp32") == b.get("precision", "fp32")
-            and not d["provenance"]["dataset"].get("limit")]
+            and gate_worthy(d) is None]
     if not docs:
         raise SrbenchError(f"{sweep.path}: the baseline selects no results")
     out = sweep.path.parent / b["out"]

@@ -38,16 +38,16 @@ def test_edsr_benchmark_layout_with_shipped_lr(tmp_path, shared):
     _png(tmp_path / "benchmark" / "Set5" / "LR_bicubic" / "X2" / "babyx2.png", lr)
     ds = open_dataset("set5", tmp_path)
     assert ds.layout.startswith("EDSR") and ds.samples[0].lr_paths[2].name == "babyx2.png"
-    shipped = evaluate("bicubic", "set5", 2, protocol="matlab", data_root=tmp_path)
+    shipped = evaluate("bicubic", "set5", 2, protocol="matlab", data_root=tmp_path, allow_incomplete=True)
     assert shipped["provenance"]["dataset"]["lr"]["shipped"] == 1
     (tmp_path / "benchmark" / "Set5" / "LR_bicubic" / "X2" / "babyx2.png").unlink()
-    generated = evaluate("bicubic", "set5", 2, protocol="matlab", data_root=tmp_path)
+    generated = evaluate("bicubic", "set5", 2, protocol="matlab", data_root=tmp_path, allow_incomplete=True)
     assert generated["provenance"]["dataset"]["lr"]["generated"] == 1
     assert generated["metrics"]["psnr"] != shipped["metrics"]["psnr"]
     # The vdsr protocol never uses shipped LR (it keeps the LR in double).
     (tmp_path / "benchmark" / "Set5" / "LR_bicubic" / "X2" / "babyx2.png").parent.mkdir(exist_ok=True)
     _png(tmp_path / "benchmark" / "Set5" / "LR_bicubic" / "X2" / "babyx2.png", lr)
-    assert evaluate("bicubic", "set5", 2, protocol="vdsr", data_root=tmp_path)["provenance"]["dataset"]["lr"]["shipped"] == 0
+    assert evaluate("bicubic", "set5", 2, protocol="vdsr", data_root=tmp_path, allow_incomplete=True)["provenance"]["dataset"]["lr"]["shipped"] == 0
 
 
 def test_div2k_layout_keeps_validation_split(tmp_path, shared):
@@ -58,7 +58,7 @@ def test_div2k_layout_keeps_validation_split(tmp_path, shared):
     ds = open_dataset("div2k", tmp_path)
     assert [s.stem for s in ds.samples] == ["0801", "0802"]
     assert 4 in ds.samples[0].lr_paths and 4 not in ds.samples[1].lr_paths
-    res = evaluate("bicubic", "div2k", 4, data_root=tmp_path)
+    res = evaluate("bicubic", "div2k", 4, data_root=tmp_path, allow_incomplete=True)
     assert res["n_images"] == 2 and res["provenance"]["dataset"]["lr"] == {"shipped": 1, "generated": 1, "cached": 0}
 
 
@@ -90,7 +90,7 @@ def test_gray_image_as_y_equals_single_channel_computation(tmp_path, shared):
 def test_bad_dataset_inputs_give_one_line_errors(tmp_path, make, match):
     make(tmp_path)
     with pytest.raises(SrbenchError, match=match) as err:
-        evaluate("bicubic", "set5", 2, data_root=tmp_path)
+        evaluate("bicubic", "set5", 2, data_root=tmp_path, allow_incomplete=True)
     assert "\n" not in str(err.value)
 
 
@@ -99,7 +99,7 @@ def test_truncated_png_is_reported(tmp_path, shared):
     (tmp_path / "Set5" / "HR").mkdir(parents=True)
     (tmp_path / "Set5" / "HR" / "bird.png").write_bytes(src[: len(src) // 2])
     with pytest.raises(SrbenchError, match="bird.png: cannot read image"):
-        evaluate("bicubic", "set5", 2, data_root=tmp_path)
+        evaluate("bicubic", "set5", 2, data_root=tmp_path, allow_incomplete=True)
 
 
 def test_lr_size_mismatch_is_reported(tmp_path, shared):
@@ -107,4 +107,4 @@ def test_lr_size_mismatch_is_reported(tmp_path, shared):
     _png(tmp_path / "Set5" / "HR" / "baby.png", hr)
     _png(tmp_path / "Set5" / "LR_bicubic" / "X2" / "baby.png", imresize(hr, Fraction(1, 3)))
     with pytest.raises(SrbenchError, match="LR is .* but the HR"):
-        evaluate("bicubic", "set5", 2, data_root=tmp_path)
+        evaluate("bicubic", "set5", 2, data_root=tmp_path, allow_incomplete=True)

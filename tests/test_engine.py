@@ -96,6 +96,8 @@ def test_nas_style_loop_of_random_imdn_variants_in_memory():
     seen = {}
     for depth in (1, 2):
         net = srbench.create_model("imdn", 2, pretrained=False, num_modules=depth, nf=16)
+        # untrained weights put values far outside [0, 1], an error (issue 23); a sigmoid keeps them in range
+        net = torch.nn.Sequential(net, torch.nn.Sigmoid())
         doc = srbench.evaluate(net, "demo", 2, limit=1, label=f"imdn-d{depth}")
         seen[depth] = (doc["complexity"]["params"], doc["metrics"]["psnr"])
     assert seen[2][0] > seen[1][0]  # one more block, more parameters

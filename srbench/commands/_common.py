@@ -101,7 +101,8 @@ def table_rows(docs: list[dict]) -> list[dict]:
         for m in metric_names:
             arrow = METRICS.get(m).arrow if m in METRICS else ""
             row[f"{m} {arrow}".strip()] = d["metrics"].get(m)
-        paper = next((r for r in d.get("published", []) if r.get("kind", "paper") == "paper"), None)
+        whole = d.get("provenance", {}).get("dataset", {}).get("complete", True)
+        paper = next((r for r in d.get("published", []) if r.get("kind", "paper") == "paper"), None) if whole else None
         # † marks a published value obtained under another protocol than this run's.
         mark = "" if paper is None or paper.get("protocol") == d["protocol"]["name"] else "†"
         row["paper psnr"] = f"{paper['psnr']:.2f}{mark}" if paper and paper.get("psnr") is not None else None

@@ -21,13 +21,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    from ..errors import SrbenchError
     from ..report import eligible
     from ..results import load_results
     from ..tradeoff import parse_amount, pareto_table
 
     max_macs = parse_amount(args.max_multadds, "G") if args.max_multadds else None
     max_params = parse_amount(args.max_params, "") if args.max_params else None
-    rows = pareto_table([d for d in load_results(args.results) if eligible(d)], args.metric, max_macs, max_params,
+    docs = [d for d in load_results(args.results) if eligible(d)]
+    if not docs:
+        raise SrbenchError(f"no whole-set fp32 results in {args.results}: run 'srbench run' (or a sweep) first")
+    rows = pareto_table(docs, args.metric, max_macs, max_params,
                         split_list(args.models, "--models") if args.models else None,
                         split_list(args.sets, "--sets") if args.sets else None, parse_scales(args.scale) or None)
     if args.format == "json":

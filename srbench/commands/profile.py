@@ -75,11 +75,20 @@ def _arch_value(raw: str):
         return raw
 
 
+# The largest LR input timed: 8192 x 8192 (a 32K x 32K output at x4). Beyond it, an SR network's
+# activations (tens of feature maps of the input's size) exceed the memory of any current device.
+MAX_INPUT_PIXELS = 8192 * 8192
+
+
 def _parse_size(value: str) -> tuple[int, int]:
     m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", value or "")
     if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
         raise SrbenchError(f"bad --input '{value}': use WxH, e.g. --input 320x180")
-    return int(m.group(2)), int(m.group(1))  # (height, width)
+    w, h = int(m.group(1)), int(m.group(2))
+    if w * h > MAX_INPUT_PIXELS:
+        raise SrbenchError(f"--input {w}x{h} is too large to time ({w * h / 1e6:.0f} megapixels; at most "
+                           f"{MAX_INPUT_PIXELS / 1e6:.0f}, e.g. 8192x8192): use a smaller input or tiles")
+    return h, w  # (height, width)
 
 
 def _set_inputs(card, scale: int, name: str, data_root, limit, dtype) -> list:  # card: .colour, .same_size

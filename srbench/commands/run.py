@@ -37,6 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-images", action="store_true", help="also write SR images under OUT/images/")
     p.add_argument("--resume", action="store_true", help="continue interrupted runs, keep finished results")
     p.add_argument("--limit", help="only the first N images of each set (smoke tests; kept out of leaderboards)")
+    p.add_argument("--allow-incomplete", action="store_true",
+                   help="score a set copy with missing, extra, altered or unreadable images as a labelled subset "
+                        "(kept out of leaderboards and baselines); without it such a copy is an error")
     add_execution(p)
     add_format(p)
 
@@ -64,7 +67,7 @@ def make_plans(args) -> list:
         model_scales = scales or ([card.default_scale] if card and card.default_scale else list(card.scales) if card else [])
         if not model_scales:
             raise SrbenchError(f"model '{model}': pass --scale")
-        protocol = args.protocol or (card.default_protocol if card is not None else None)
+        protocol = args.protocol if args.protocol is not None else (card.default_protocol if card is not None else None)
         if card is not None and (args.protocol is None or metrics is None) and (card.default_protocol or card.default_metrics):
             from ..engine import resolve_protocol
 
@@ -79,7 +82,7 @@ def make_plans(args) -> list:
                                        device=args.device, precision=args.precision, tile=args.tile,
                                        tile_overlap=args.tile_overlap, limit=limit, source=source,
                                        lr_cache_dir=lr_cache_dir(), images_dir=images_dir,
-                                       calibration=calibration))
+                                       calibration=calibration, allow_incomplete=args.allow_incomplete))
     for note in dict.fromkeys(notes):  # said once everything is known to be valid
         log.info("%s", note)
     return plans
@@ -98,6 +101,9 @@ def run(args) -> int:
                            command=command)
             log.info("%s %s x%d (%s): %s", plan.label, doc["dataset"], plan.scale, plan.protocol.name,
                      ", ".join(f"{k} {v:.4f}" for k, v in doc["metrics"].items()))
+            if not doc["provenance"]["dataset"]["complete"]:
+                log.warning("%s %s x%d: a subset of %d images (not comparable with the whole set's results; kept "
+                            "out of leaderboards and baselines)", plan.label, doc["dataset"], plan.scale, doc["n_images"])
             docs.append(doc)
     print_results(docs, args.format)
     return 0

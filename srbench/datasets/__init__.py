@@ -9,8 +9,8 @@ Layouts understood under a data root (``--data-root`` or ``SRBENCH_DATA``, else
 
 from __future__ import annotations
 
+import errno
 import hashlib
-import logging
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -21,8 +21,6 @@ from ..errors import SrbenchError
 from ..io import IMAGE_EXTENSIONS
 from ..paths import data_dir
 from ..registry import Registry
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,38 +51,45 @@ class Dataset:
     root: Path  # the HR folder
     samples: list[Sample]
     layout: str
+    unreadable: list[str] = field(default_factory=list)  # image names that are no readable file (dangling links)
 
     @cached_property
     def manifest_rows(self) -> dict[str, dict]:
         return load_manifest(self.card.manifest) if self.card.manifest else {}
 
     def verify(self) -> dict:
-        """Compare files with the manifest: names, count and sha256 (when pinned)."""
+        """Compare files with the manifest: names, count and sha256 (when pinned); list unreadable entries."""
         rows = self.manifest_rows
         if not rows:
-            return {"manifest": None, "verified": False}
+            return {"manifest": None, "verified": False, "missing": [], "extra": [], "sha256_mismatch": [],
+                    "unreadable": list(self.unreadable)}
         files = {s.hr_path.name: s for s in self.samples}
         missing = sorted(set(rows) - set(files))
         extra = sorted(set(files) - set(rows))
-        mismatched = [n for n, r in rows.items() if n in files and r["sha256"] and sha256_of(files[n].hr_path) != r["sha256"]]
-        ok = not (missing or extra or mismatched)
-        if not ok:
-            log.warning(
-                "%s: files differ from the manifest datasets/%s (missing %d, extra %d, sha256 mismatch %d%s); "
-                "numbers are not comparable with published ones",
-                self.card.name, self.card.manifest, len(missing), len(extra), len(mismatched),
-                f": {', '.join((missing + mismatched)[:3])}" if missing or mismatched else "",
-            )
+        mismatched = [n for n, r in rows.items() if n in files and r["sha256"] and _sha256(files[n].hr_path) != r["sha256"]]
+        ok = not (missing or extra or mismatched or self.unreadable)
         return {"manifest": self.card.manifest, "verified": ok, "missing": missing, "extra": extra,
-                "sha256_mismatch": mismatched}
+                "sha256_mismatch": mismatched, "unreadable": list(self.unreadable)}
+
+    def problems(self, report: dict | None = None) -> str | None:
+        """Why this copy of the set is not the whole, verified set (None when it is): missing, extra,
+        altered or unreadable images. Such a copy is never scored as the set (see ``make_plan``)."""
+        r = report if report is not None else self.verify()
+        parts = []
+        for key, what in (("missing", "missing"), ("unreadable", "unreadable (dangling link, loop or not a file)"),
+                          ("extra", "not in the manifest"), ("sha256_mismatch", "altered (sha256 differs)")):
+            names = r.get(key) or []
+            if names:
+                parts.append(f"{len(names)} {what}: {', '.join(names[:3])}{' …' if len(names) > 3 else ''}")
+        return "; ".join(parts) or None
 
     def fingerprint(self, samples: list[Sample], scale: int, shipped_lr: bool) -> str:
         """sha256 over the images' names and contents (and the shipped LR the protocol uses)."""
         h = hashlib.sha256(self.card.name.encode())
         for s in samples:
-            h.update(b"\0" + s.name.encode() + b"\0" + file_sha256(s.hr_path).encode())
+            h.update(b"\0" + s.name.encode() + b"\0" + _sha256(s.hr_path, file_sha256).encode())
             if shipped_lr and scale in s.lr_paths:
-                h.update(b"\0lr" + file_sha256(s.lr_paths[scale]).encode())
+                h.update(b"\0lr" + _sha256(s.lr_paths[scale], file_sha256).encode())
         return h.hexdigest()
 
 
@@ -128,32 +133,66 @@ def default_root() -> Path:
     return Path(os.environ.get("SRBENCH_DATA") or home() / "datasets")
 
 
+def _sha256(path: Path, fn=sha256_of) -> str:
+    try:
+        return fn(path)
+    except OSError as exc:
+        raise _read_error(path, exc) from None
+
+
+def _read_error(path: Path, exc: OSError) -> SrbenchError:
+    why = "permission denied" if exc.errno in (errno.EACCES, errno.EPERM) else (exc.strerror or str(exc))
+    return SrbenchError(f"cannot read {path}: {why}; make the set readable (chmod -R u+rX) or copy it elsewhere")
+
+
+def _listdir(folder: Path) -> list[Path]:
+    try:
+        return sorted(folder.iterdir())
+    except OSError as exc:
+        raise _read_error(folder, exc) from None
+
+
+def _is_file(p: Path) -> bool:
+    try:
+        return p.is_file()  # False for dangling links and link loops
+    except OSError as exc:  # e.g. permission denied on a folder of the link's target
+        raise _read_error(p, exc) from None
+
+
 def _images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    return [p for p in _listdir(folder) if p.suffix.lower() in IMAGE_EXTENSIONS and _is_file(p)]
+
+
+def _unreadable(folder: Path) -> list[str]:
+    """Entries named like images that are no readable file: dangling symlinks, symlink loops, folders."""
+    return [p.name for p in _listdir(folder) if p.suffix.lower() in IMAGE_EXTENSIONS and not _is_file(p)]
 
 
 def _find_dir(parent: Path, names: tuple[str, ...]) -> Path | None:
     if not parent.is_dir():
         return None
     lower = {n.lower() for n in names}
-    for child in sorted(parent.iterdir()):
-        if child.is_dir() and child.name.lower() in lower:
+    for child in _listdir(parent):
+        if child.name.lower() in lower and child.is_dir():
             return child
     return None
 
 
-def _lr_for(lr_root: Path | None, stem: str, scales=(2, 3, 4)) -> dict[int, Path]:
-    """Shipped LR files: ``X{s}/<stem>x{s}.<ext>`` (EDSR/DIV2K) or ``X{s}/<stem>.<ext>``."""
+def _lr_for(lr_root: Path | None, hr: Path, shared_stem: bool, scales=(2, 3, 4)) -> dict[int, Path]:
+    """Shipped LR files: ``X{s}/<stem>x{s}.<ext>`` (EDSR/DIV2K) or ``X{s}/<stem>.<ext>``. When two HR
+    files share the stem (``baby.png``, ``baby.bmp``) only an LR with the HR's own extension pairs."""
     out: dict[int, Path] = {}
     if lr_root is None:
         return out
+    stem = hr.stem
+    exts = (hr.suffix,) if shared_stem else (".png", ".bmp")
     for s in scales:
         folder = _find_dir(lr_root, (f"X{s}", f"x{s}"))
         if folder is None:
             continue
         for cand in (f"{stem}x{s}", stem):
-            for ext in (".png", ".bmp"):
-                if (folder / (cand + ext)).is_file():
+            for ext in exts:
+                if _is_file(folder / (cand + ext)):
                     out[s] = folder / (cand + ext)
                     break
             if s in out:
@@ -165,8 +204,9 @@ def _from_hr_dir(card: DatasetCard, hr_dir: Path, lr_root: Path | None, layout: 
     images = _images(hr_dir)
     if not images:
         raise SrbenchError(f"{card.name}: no images in {hr_dir}; put the HR images there (srbench fetch --dataset {card.name})")
-    samples = [Sample(p.name, p, _lr_for(lr_root, p.stem)) for p in images]
-    return Dataset(card, hr_dir, samples, layout)
+    stems = [p.stem for p in images]
+    samples = [Sample(p.name, p, _lr_for(lr_root, p, stems.count(p.stem) > 1)) for p in images]
+    return Dataset(card, hr_dir, samples, layout, _unreadable(hr_dir))
 
 
 def _benchmark(card: DatasetCard, root: Path) -> Dataset:

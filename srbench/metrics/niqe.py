@@ -281,6 +281,10 @@ def _distance(feat: np.ndarray, mu_pris: np.ndarray, cov_pris: np.ndarray) -> fl
         warnings.simplefilter("ignore", RuntimeWarning)
         mu_dist = np.nanmean(feat, axis=0)
         cov_dist = np.cov(feat[~np.isnan(feat).any(axis=1)], rowvar=False)
+    if not (np.isfinite(mu_dist).all() and np.isfinite(cov_dist).all()):
+        # a flat image (a constant one, say) has blocks without natural-scene statistics: MATLAB gives NaN
+        raise SrbenchError(f"NIQE is undefined for this {im.shape[1]}x{im.shape[0]} image: too few of its "
+                           f"{block}x{block} blocks have texture (a flat or constant image)")
     d = np.ravel(mu_pris) - mu_dist
     inv = _pinv((cov_pris + cov_dist) / 2)
     return float(np.sqrt(d @ inv @ d))

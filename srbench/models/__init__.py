@@ -267,6 +267,8 @@ def build_model(card: ModelCard, scale: int, pretrained: bool = True):
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
+    # the card's I/O convention travels with the module (srbench.evaluate(create_model(...)) keeps it)
+    model.srbench_io = {"colour": card.colour, "same_size": card.same_size}
     return model
 
 
