@@ -274,7 +274,7 @@ def niqe_features(im: np.ndarray, block: int = BLOCK) -> np.ndarray:
     return _features(_mscn_scales(im, block), block)
 
 
-def _distance(feat: np.ndarray, mu_pris: np.ndarray, cov_pris: np.ndarray) -> float:
+def _distance(feat: np.ndarray, mu_pris: np.ndarray, cov_pris: np.ndarray, shape: tuple) -> float:
     # nanmean / nancov: NaN features (a block with an empty AGGD side) are left out; a NaN score
     # results only where MATLAB's would be NaN too
     with warnings.catch_warnings():
@@ -283,8 +283,8 @@ def _distance(feat: np.ndarray, mu_pris: np.ndarray, cov_pris: np.ndarray) -> fl
         cov_dist = np.cov(feat[~np.isnan(feat).any(axis=1)], rowvar=False)
     if not (np.isfinite(mu_dist).all() and np.isfinite(cov_dist).all()):
         # a flat image (a constant one, say) has blocks without natural-scene statistics: MATLAB gives NaN
-        raise SrbenchError(f"NIQE is undefined for this {im.shape[1]}x{im.shape[0]} image: too few of its "
-                           f"{block}x{block} blocks have texture (a flat or constant image)")
+        raise SrbenchError(f"NIQE is undefined for this {shape[1]}x{shape[0]} image: too few of its {len(feat)} "
+                           "blocks have texture (a flat or constant image)")
     d = np.ravel(mu_pris) - mu_dist
     inv = _pinv((cov_pris + cov_dist) / 2)
     return float(np.sqrt(d @ inv @ d))
@@ -292,7 +292,7 @@ def _distance(feat: np.ndarray, mu_pris: np.ndarray, cov_pris: np.ndarray) -> fl
 
 def niqe(im: np.ndarray, mu_pris: np.ndarray, cov_pris: np.ndarray, block: int = BLOCK) -> float:
     """NIQE of a 2-D grey image (values on the 0-255 scale, already rounded/shaved as wanted)."""
-    return _distance(niqe_features(im, block), mu_pris, cov_pris)
+    return _distance(niqe_features(im, block), mu_pris, cov_pris, im.shape)
 
 
 def niqe_conditioning(im: np.ndarray, mu_pris: np.ndarray, cov_pris: np.ndarray,
@@ -307,14 +307,14 @@ def niqe_conditioning(im: np.ndarray, mu_pris: np.ndarray, cov_pris: np.ndarray,
     implementations do (MATLAB's 2-D order; scipy's 2-D correlation), computed where there are residues; ``flagged``: sensitivity above 0.1%.
     """
     maps = _mscn_scales(im, block)
-    value = _distance(_features(maps, block), mu_pris, cov_pris)
+    value = _distance(_features(maps, block), mu_pris, cov_pris, im.shape)
     residue = [np.abs(m) < RESIDUE for m in maps]
     n_residue = sum(int(r.sum()) for r in residue)
     per_block = _blocks(residue[0], block, block).reshape(-1, block * block).mean(axis=1)
     sensitivity = 0.0
     if n_residue:
         for blur in _OTHER_ORDERS:
-            other = _distance(_features(_mscn_scales(im, block, blur), block), mu_pris, cov_pris)
+            other = _distance(_features(_mscn_scales(im, block, blur), block), mu_pris, cov_pris, im.shape)
             sensitivity = max(sensitivity, abs(other - value) / value)
     return value, {
         "residue_share": round(n_residue / sum(r.size for r in residue), 6),
