@@ -24,6 +24,8 @@ from pathlib import Path
 from . import pipeline
 from .errors import AssetMissingError, SrbenchError
 from .inference import EVAL_THREADS
+from .int8_recipes import (CALIBRATION_BATCH, CALIBRATION_PATCH, CALIBRATION_PATCHES, MIN_CALIBRATION_PATCHES,
+                           default_recipe, get_recipe)
 from .metrics import build_metric, get_metric
 from .protocols import CANONICAL, Protocol, get_protocol
 from .results import SCHEMA_VERSION, ResultStore, environment, identity_key, result_stem
@@ -126,7 +128,7 @@ def make_plan(model, dataset, scale: int | None = None, *, protocol: str | None 
 
     ``only``: evaluate just these images of the set (file names); the result is then a subset.
     ``precision="int8"``: post-training static quantisation, calibrated as ``calibration`` says
-    (``set``, ``images``, ``backend``; defaults in :data:`CALIBRATION`)."""
+    (``set``, ``images``, ``patch``, ``patches``, ``recipe``; defaults in :data:`CALIBRATION`)."""
     from .datasets import open_dataset
     from .inference import PRECISIONS, resolve_device
 
@@ -198,9 +200,11 @@ def make_plan(model, dataset, scale: int | None = None, *, protocol: str | None 
                 images_dir=None if images_dir is None else str(images_dir))
 
 
-# int8 calibration by default: the embedded demo set (offline, never a benchmark set), all 5 photos,
-# their LR centre-cropped to 128 x 128, torch.ao's x86 backend.
-CALIBRATION = {"set": "demo", "images": 5, "crop": 128, "backend": "x86"}
+# int8 by default: the measured default recipe for this CPU (srbench.int8_recipes.default_recipe),
+# calibrated on LR patches of the embedded demo set (offline, never a benchmark set): all 5 photos,
+# 64 patches of 32 x 32.
+CALIBRATION = {"set": "demo", "images": 5, "patch": CALIBRATION_PATCH, "patches": CALIBRATION_PATCHES,
+               "recipe": None}
 
 
 _QUANTIZED: OrderedDict = OrderedDict()  # the same model, protocol, scale and calibration: quantised once
@@ -224,14 +228,19 @@ def _quantized(source: Source, proto: Protocol, scale: int, ds, data_root, calib
                            "choose another with --calibration-set")
     if not 1 <= int(cal["images"]) <= len(calib_set.samples):
         raise SrbenchError(f"--calibration-images must be 1..{len(calib_set.samples)} for {calib_set.card.name}")
+    if int(cal["patches"]) < MIN_CALIBRATION_PATCHES:
+        raise SrbenchError(f"int8 calibration needs at least {MIN_CALIBRATION_PATCHES} LR patches, not {cal['patches']}")
+    recipe = get_recipe(cal["recipe"] or default_recipe())
     samples = calib_set.samples[:int(cal["images"])]
     calib = {"set": calib_set.card.name, "images": [s.name for s in samples],
-             "fingerprint": calib_set.fingerprint(samples, scale, False), "crop": int(cal["crop"])}
+             "fingerprint": calib_set.fingerprint(samples, scale, False), "patch": int(cal["patch"]),
+             "patches": int(cal["patches"])}
     key = identity_key({"model": source.identity(), "protocol": proto.to_dict(), "scale": scale,
-                        "backend": cal["backend"], "calibration": calib})
+                        "recipe": recipe.to_dict(), "calibration": calib})
     if key not in _QUANTIZED:
-        inputs = pipeline.calibration_inputs(proto, source.io, samples, scale, int(cal["crop"]))
-        quantized = QuantizedSource(source.label, source.io, source.card, base=source, backend=cal["backend"],
+        inputs = pipeline.calibration_inputs(proto, source.io, samples, scale, int(cal["patch"]), int(cal["patches"]),
+                                             CALIBRATION_BATCH)
+        quantized = QuantizedSource(source.label, source.io, source.card, base=source, recipe_spec=recipe,
                                     calibration=calib, inputs=inputs)
         quantized.build(scale)  # the recipe, and a clear error now for a model that cannot be quantised
         while len(_QUANTIZED) >= 4:
@@ -538,19 +547,22 @@ def evaluate(model, dataset, scale: int | None = None, *, protocol: str | None =
              data_root=None, device: str = "cpu", precision: str = "fp32", tile: int | None = None,
              tile_overlap: int = 0, limit: int | None = None, label: str | None = None, io=None,
              out_dir=None, resume: bool = False, save_images: bool = False, workers: int = 1,
-             executor=None, progress: bool = False, command: str | None = None) -> dict:
+             executor=None, progress: bool = False, command: str | None = None,
+             calibration: dict | None = None) -> dict:
     """Evaluate ``model`` on ``dataset`` at ``scale``; returns the result document (see README).
 
     ``model``: a zoo name, a card file (``.toml``), ``"module:builder"``, a ``torch.nn.Module``
     (``io`` declares its convention: RGB, values in [0, 1], s x the input size by default) or any
     callable mapping an LR uint8 HxWx3 array to an SR array (uint8, or floats in [0, 255]).
     ``dataset``: a set name or ``folder:PATH``. Nothing is written unless ``out_dir`` is given.
+    ``calibration``: with ``precision="int8"``, as the CLI's ``--calibration-set``/``--int8-recipe``
+    (keys ``set``, ``images``, ``patch``, ``patches``, ``recipe``).
     """
     from .executors import make_executor
 
     plan = make_plan(model, dataset, scale, protocol=protocol, metrics=metrics, data_root=data_root, device=device,
                      precision=precision, tile=tile, tile_overlap=tile_overlap, limit=limit, label=label, io=io,
-                     lr_cache_dir=lr_cache_dir() if out_dir is not None else None,
+                     calibration=calibration, lr_cache_dir=lr_cache_dir() if out_dir is not None else None,
                      images_dir=Path(out_dir) / "images" if (save_images and out_dir is not None) else None)
     own = executor is None
     executor = executor or make_executor("local" if workers == 1 else "process", workers=workers)

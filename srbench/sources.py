@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SrbenchError
+from .int8_recipes import Int8Recipe
 from .pipeline import IOConvention
 
 IO_KEYS = {"colour": str, "value_range": int, "same_size": bool}
@@ -182,14 +183,14 @@ class QuantizedSource(Source):
     on calibration inputs of a named set; quantised once per process, deterministically."""
 
     base: Source = None
-    backend: str = "x86"
-    calibration: dict = field(default_factory=dict)  # set, images, fingerprint, crop
+    recipe_spec: Int8Recipe = None  # how it is quantised (srbench.int8_recipes)
+    calibration: dict = field(default_factory=dict)  # set, images, fingerprint, patch, patches
     inputs: list = field(default_factory=list, repr=False)  # the calibration tensors
     recipe: dict = field(default_factory=dict, repr=False)
     _model: object = field(default=None, repr=False)
 
     def identity(self) -> dict:
-        return {"kind": "int8", "base": self.base.identity(), "backend": self.backend, "per_channel": True,
+        return {"kind": "int8", "base": self.base.identity(), "recipe": self.recipe_spec.to_dict(),
                 "calibration": self.calibration}
 
     def build(self, scale: int, device: str = "cpu"):
@@ -203,7 +204,7 @@ class QuantizedSource(Source):
             module = self.base.build(scale, device)
             if not isinstance(module, torch.nn.Module):
                 raise SrbenchError(f"model '{self.label}' is not a torch module: int8 quantises torch modules")
-            self._model, self.recipe = quantize_int8(module, self.inputs, backend=self.backend)
+            self._model, self.recipe = quantize_int8(module, self.inputs, recipe=self.recipe_spec)
         return self._model
 
     def weights(self, scale: int) -> dict | None:
