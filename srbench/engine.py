@@ -24,8 +24,14 @@ from pathlib import Path
 from . import pipeline
 from .errors import AssetMissingError, SrbenchError
 from .inference import EVAL_THREADS
-from .int8_recipes import (CALIBRATION_BATCH, CALIBRATION_PATCH, CALIBRATION_PATCHES, MIN_CALIBRATION_PATCHES,
-                           default_recipe, get_recipe)
+from .int8_recipes import (
+    CALIBRATION_BATCH,
+    CALIBRATION_PATCH,
+    CALIBRATION_PATCHES,
+    MIN_CALIBRATION_PATCHES,
+    default_recipe,
+    get_recipe,
+)
 from .metrics import build_metric, get_metric
 from .protocols import CANONICAL, Protocol, get_protocol
 from .results import SCHEMA_VERSION, ResultStore, environment, identity_key, result_stem

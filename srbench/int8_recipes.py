@@ -97,6 +97,17 @@ def cpu_has_vnni() -> bool:
     return "avx512_vnni" in flags or "avx_vnni" in flags
 
 
-__all__ = ["CALIBRATION_BATCH", "CALIBRATION_PATCH", "CALIBRATION_PATCHES", "DEFAULT_RECIPE", "Int8Recipe",
-           "MIN_CALIBRATION_PATCHES", "OBSERVERS", "PORTABLE_DEFAULT_RECIPE", "RECIPES", "cpu_has_vnni",
-           "default_recipe", "get_recipe"]
+__all__ = [
+    "CALIBRATION_BATCH",
+    "CALIBRATION_PATCH",
+    "CALIBRATION_PATCHES",
+    "DEFAULT_RECIPE",
+    "MIN_CALIBRATION_PATCHES",
+    "OBSERVERS",
+    "PORTABLE_DEFAULT_RECIPE",
+    "RECIPES",
+    "Int8Recipe",
+    "cpu_has_vnni",
+    "default_recipe",
+    "get_recipe",
+]

@@ -233,7 +233,7 @@ def _correct_bias(core: nn.Module, calib: list, per_channel: bool) -> int:
         h.remove()
     for conv in order:
         seen: list[torch.Tensor] = []
-        hook = conv.register_forward_pre_hook(lambda mod, args: seen.append(args[0]))
+        hook = conv.register_forward_pre_hook(lambda mod, args, seen=seen: seen.append(args[0]))
         for x in calib:
             core(x)
         hook.remove()

@@ -17,10 +17,10 @@ from srbench.color import rgb_to_y
 from srbench.datasets import open_dataset
 from srbench.errors import SrbenchError
 from srbench.imresize import imresize
+from srbench.int8_recipes import RECIPES, Int8Recipe, cpu_has_vnni, get_recipe
 from srbench.io import modcrop, read_image, to_rgb
 from srbench.models import build_model, get_card
 from srbench.models.imdn import IMDN
-from srbench.int8_recipes import RECIPES, Int8Recipe, cpu_has_vnni, get_recipe
 from srbench.quantize import KeptFloat, ReplicatePad2d, quantize_int8
 
 
@@ -236,8 +236,9 @@ def test_each_recipe_is_deterministic_and_recorded(name):
 
 
 def test_percentile_observer_clips_outliers_and_minmax_does_not():
-    from srbench.quantize import PercentileObserver
     from torch.ao.quantization.observer import MinMaxObserver
+
+    from srbench.quantize import PercentileObserver
 
     x = torch.cat([torch.linspace(0, 1, 100_000), torch.tensor([50.0])])
     pct, mm = PercentileObserver(percentile=99.9), MinMaxObserver()

@@ -23,10 +23,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..report import eligible
     from ..precision import select_precision
+    from ..report import eligible
     from ..results import load_results
-    from ..tradeoff import parse_amount, pareto_table
+    from ..tradeoff import pareto_table, parse_amount
 
     max_macs = parse_amount(args.max_multadds, "G") if args.max_multadds else None
     max_params = parse_amount(args.max_params, "") if args.max_params else None

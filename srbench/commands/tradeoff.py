@@ -22,8 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..report import eligible
     from ..precision import select_precision
+    from ..report import eligible
     from ..results import load_results
     from ..tradeoff import TRADEOFF_SETS, tradeoff_table
 
