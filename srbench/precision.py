@@ -12,9 +12,16 @@ from .errors import SrbenchError
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 LEGACY_RECIPE = "legacy-x86-hist-7bit"
+ONNX_FILE_RECIPE = "onnx-file"  # an ONNX graph quantised before srbench saw it (QDQ / QLinear ops)
+
+
+def _int8_onnx_file(doc: dict) -> bool:
+    return bool(((doc.get("provenance") or {}).get("weights") or {}).get("int8_ops"))
 
 
 def precision_of(doc: dict) -> str:
+    if _int8_onnx_file(doc):
+        return "int8"
     return (doc.get("provenance") or {}).get("precision") or (doc.get("identity") or {}).get("precision") or "fp32"
 
 
@@ -22,6 +29,8 @@ def recipe_of(doc: dict) -> str | None:
     """The int8 recipe's name (None for other precisions)."""
     if precision_of(doc) != "int8":
         return None
+    if _int8_onnx_file(doc):
+        return ONNX_FILE_RECIPE
     quant = (doc.get("provenance") or {}).get("quantization") or {}
     return (quant.get("recipe") or {}).get("name") or LEGACY_RECIPE
 
@@ -58,5 +67,5 @@ def select_precision(docs: list[dict], precision: str | None) -> list[dict]:
     return [d for d in docs if (precision_label(d) if " " in precision.strip() else precision_of(d)) == precision.strip()]
 
 
-__all__ = ["LEGACY_RECIPE", "PRECISIONS", "backend_of", "precision_label", "precision_of", "recipe_of",
+__all__ = ["LEGACY_RECIPE", "ONNX_FILE_RECIPE", "PRECISIONS", "backend_of", "precision_label", "precision_of", "recipe_of",
            "select_precision"]

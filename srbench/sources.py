@@ -171,10 +171,14 @@ class OnnxSource(Source):
         return OnnxSR(self.path, scale=scale, device=device, threads=EVAL_THREADS, **self.convention)
 
     def weights(self, scale: int) -> dict | None:
+        import onnx
         import onnxruntime
 
+        # A graph quantised outside srbench (QDQ or QLinear ops) computes in int8 whatever --precision says.
+        ops = [n.op_type for n in onnx.load(str(self.path), load_external_data=False).graph.node]
+        int8_ops = sum(op in ("QuantizeLinear", "DequantizeLinear") or op.startswith("QLinear") for op in ops)
         return {"file": Path(self.path).name, "sha256": _file_sha256(self.path), "runtime": "onnxruntime",
-                "onnxruntime": onnxruntime.__version__}
+                "onnxruntime": onnxruntime.__version__, "int8_ops": int8_ops}
 
 
 @dataclass
