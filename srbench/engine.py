@@ -219,7 +219,7 @@ _QUANTIZED: OrderedDict = OrderedDict()  # the same model, protocol, scale and c
 def _quantized(source: Source, proto: Protocol, scale: int, ds, data_root, calibration: dict) -> Source:
     """``source`` quantised to int8 (once here, so a model that cannot be quantised fails before any image)."""
     from .datasets import open_dataset
-    from .sources import CardSource, ModuleSource, QuantizedSource
+    from .sources import CardSource, ModuleSource, OnnxInt8Source, QuantizedSource
 
     unknown = sorted(set(calibration) - set(CALIBRATION))
     if unknown:
@@ -246,8 +246,9 @@ def _quantized(source: Source, proto: Protocol, scale: int, ds, data_root, calib
     if key not in _QUANTIZED:
         inputs = pipeline.calibration_inputs(proto, source.io, samples, scale, int(cal["patch"]), int(cal["patches"]),
                                              CALIBRATION_BATCH)
-        quantized = QuantizedSource(source.label, source.io, source.card, base=source, recipe_spec=recipe,
-                                    calibration=calib, inputs=inputs)
+        kind = OnnxInt8Source if recipe.backend == "onnxruntime" else QuantizedSource
+        quantized = kind(source.label, source.io, source.card, base=source, recipe_spec=recipe,
+                         calibration=calib, inputs=inputs)
         quantized.build(scale)  # the recipe, and a clear error now for a model that cannot be quantised
         while len(_QUANTIZED) >= 4:
             _QUANTIZED.popitem(last=False)

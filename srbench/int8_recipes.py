@@ -58,7 +58,10 @@ RECIPES: dict[str, Int8Recipe] = {r.name: r for r in (
                description="x86-hist-8bit with empirical bias correction (needs a VNNI CPU; slow)"),
     Int8Recipe("qnnpack-hist", "qnnpack", "histogram", False, True,
                description="qnnpack, histogram (MSE) observer, 8-bit activations, on any CPU"),
+    Int8Recipe("ort-qdq-minmax", "onnxruntime", "minmax", False, True,
+               description="onnxruntime static quantisation (QDQ) of the exported graph, min-max calibration"),
 )}
+ONNXRUNTIME_RECIPE = "ort-qdq-minmax"  # the default of --backend onnxruntime
 
 # The measured best (docs/deploy.md) where the CPU allows it, else the best 8-bit recipe of any CPU.
 DEFAULT_RECIPE = "x86-hist-8bit"

@@ -46,7 +46,8 @@ def backend_of(doc: dict) -> str:
     kind = ((doc.get("identity") or {}).get("model") or {}).get("kind")
     if kind == "int8":
         quant = (doc.get("provenance") or {}).get("quantization") or {}
-        return f"torch.ao {quant.get('backend', '?')}"
+        backend = quant.get("backend", "?")
+        return backend if backend == "onnxruntime" else f"torch.ao {backend}"
     if kind == "onnx":
         return "onnxruntime"
     if kind == "sr-folder":

@@ -218,6 +218,37 @@ class QuantizedSource(Source):
         return {**self.__dict__, "_model": None}
 
 
+@dataclass
+class OnnxInt8Source(QuantizedSource):
+    """A zoo model exported to ONNX and quantised by onnxruntime (:mod:`srbench.onnx_quantize`); the int8
+    graph is made once (deterministically) and each process runs it from its own temporary file."""
+
+    _graph: bytes = field(default=b"", repr=False)
+
+    def build(self, scale: int, device: str = "cpu"):
+        import atexit
+        import shutil
+        import tempfile
+
+        from .inference import EVAL_THREADS
+        from .models.onnx_model import OnnxSR
+        from .onnx_quantize import quantize_onnx_int8
+
+        if device != "cpu":
+            raise SrbenchError("the onnxruntime int8 route runs on the CPU: use --device cpu")
+        if self.card is None or not isinstance(self.base, CardSource):
+            raise SrbenchError(f"--backend onnxruntime quantises zoo models (it exports them first); '{self.label}' is not one")
+        if self._model is None:
+            if not self._graph:
+                self._graph, self.recipe = quantize_onnx_int8(self.card, scale, self.inputs, self.recipe_spec)
+            folder = tempfile.mkdtemp(prefix="srbench-ort-int8-")
+            atexit.register(shutil.rmtree, folder, True)
+            path = Path(folder) / f"{self.card.name}_x{scale}_int8.onnx"
+            path.write_bytes(self._graph)
+            self._model = OnnxSR(path, device=device, threads=EVAL_THREADS)
+        return self._model
+
+
 def _file_sha256(path) -> str:
     from .assets import file_sha256
 

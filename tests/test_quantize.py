@@ -210,7 +210,7 @@ def _small_sr() -> nn.Module:
                          nn.ReLU(), nn.Conv2d(16, 12, 3, padding=1), nn.PixelShuffle(2)).eval()
 
 
-@pytest.mark.parametrize("name", list(RECIPES))
+@pytest.mark.parametrize("name", [n for n, r in RECIPES.items() if r.backend != "onnxruntime"])
 def test_each_recipe_is_deterministic_and_recorded(name):
     if RECIPES[name].backend == "x86" and not RECIPES[name].reduce_range and not cpu_has_vnni():
         with pytest.raises(SrbenchError, match="VNNI"):
@@ -271,3 +271,31 @@ def test_falsr_quantises_the_y_network_only(shared):
     x = _lr_crop(open_dataset("set5", shared / "datasets").samples[0].hr_path, 2, "rgb", 48)
     with torch.no_grad():
         assert _psnr01(qmodel(x), model(x)) > 28
+
+
+@pytest.mark.parametrize("name", [n for n, r in RECIPES.items() if r.backend == "onnxruntime"])
+def test_onnxruntime_recipe_is_deterministic_and_agrees_with_torch_ao(shared, name):
+    pytest.importorskip("onnxruntime")
+    from srbench.models.onnx_model import OnnxSR
+    from srbench.onnx_quantize import quantize_onnx_int8
+
+    card = get_card("fsrcnn-s")
+    model = build_model(card, 2)
+    calib = [torch.cat(_demo_calibration(2, "y", size=32, count=5))]
+    first, recipe = quantize_onnx_int8(card, 2, calib, RECIPES[name])
+    again, _ = quantize_onnx_int8(card, 2, calib, RECIPES[name])
+    assert first == again  # two quantisations, one graph
+    assert recipe["recipe"] == RECIPES[name].to_dict() and recipe["qdq_pairs"] > 0
+    x = _lr_crop(open_dataset("set5", shared / "datasets").samples[0].hr_path, 2, "y", 40)
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "m.onnx").write_bytes(first)
+        ort_out = OnnxSR(Path(tmp) / "m.onnx")(x)
+    torch_out = quantize_int8(model, calib, recipe="x86-hist-7bit")[0](x)
+    with torch.no_grad():
+        ref = model(x)
+    # both routes compute the same function up to int8 rounding: each close to fp32 and to each other
+    assert _psnr01(ort_out, ref) > AGREEMENT_DB and _psnr01(torch_out, ref) > AGREEMENT_DB
+    assert _psnr01(ort_out, torch_out) > AGREEMENT_DB
