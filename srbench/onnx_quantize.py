@@ -14,8 +14,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections import Counter
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import torch

@@ -27,7 +27,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calibration-set", help="int8: the set whose LR calibrates the quantisation (default demo; "
                    "never the evaluated set)")
     p.add_argument("--calibration-images", type=int, help="int8: how many of its images (default 5)")
-    from ..int8_recipes import DEFAULT_RECIPE, ONNXRUNTIME_RECIPE, PORTABLE_DEFAULT_RECIPE, RECIPES
+    from ..int8_recipes import (
+        DEFAULT_RECIPE,
+        ONNXRUNTIME_RECIPE,
+        PORTABLE_DEFAULT_RECIPE,
+        RECIPES,
+    )
 
     p.add_argument("--int8-recipe", choices=tuple(RECIPES), help="int8: quantisation recipe (backend, activation "
                    f"observer and bits; docs/deploy.md has their measured losses; default {DEFAULT_RECIPE}, "
