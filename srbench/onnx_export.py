@@ -141,7 +141,9 @@ def _export(model, example: torch.Tensor, opset: int, dynamic: bool, what: str):
                                      output_names=["sr"], external_data=False, verbose=False, **kwargs)
     except Exception as exc:  # noqa: BLE001 - the exporter raises many types; any failure = "not exportable"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SrbenchError(f"{what} could not be exported to ONNX opset {opset}: {first}") from None
+        hint = ("; with --fixed-shape it may export for 1 x C x 48 x 48 inputs (a graph whose shapes depend on the "
+                "input size)") if dynamic else ""
+        raise SrbenchError(f"{what} could not be exported to ONNX opset {opset}: {first}{hint}") from None
 
 
 def max_abs_diff(session, model, inputs) -> float:
