@@ -24,6 +24,14 @@ from pathlib import Path
 from . import pipeline
 from .errors import AssetMissingError, SrbenchError
 from .inference import EVAL_THREADS
+from .int8_recipes import (
+    CALIBRATION_BATCH,
+    CALIBRATION_PATCH,
+    CALIBRATION_PATCHES,
+    MIN_CALIBRATION_PATCHES,
+    default_recipe,
+    get_recipe,
+)
 from .metrics import build_metric, get_metric, metric_notes
 from .protocols import CANONICAL, Protocol, get_protocol
 from .results import SCHEMA_VERSION, ResultStore, environment, identity_key, result_stem
@@ -131,7 +139,7 @@ def make_plan(model, dataset, scale: int | None = None, *, protocol: str | None 
 
     ``only``: evaluate just these images of the set (file names); the result is then a subset.
     ``precision="int8"``: post-training static quantisation, calibrated as ``calibration`` says
-    (``set``, ``images``, ``backend``; defaults in :data:`CALIBRATION`).
+    (``set``, ``images``, ``patch``, ``patches``, ``recipe``; defaults in :data:`CALIBRATION`).
     A copy of the set that is not the whole, verified set (missing, extra, altered or unreadable
     images) is refused unless ``allow_incomplete``: its result is then a labelled subset, kept out of
     leaderboards and baselines."""
@@ -216,9 +224,11 @@ def make_plan(model, dataset, scale: int | None = None, *, protocol: str | None 
                 images_dir=None if images_dir is None else str(images_dir))
 
 
-# int8 calibration by default: the embedded demo set (offline, never a benchmark set), all 5 photos,
-# their LR centre-cropped to 128 x 128, torch.ao's x86 backend.
-CALIBRATION = {"set": "demo", "images": 5, "crop": 128, "backend": "x86"}
+# int8 by default: the measured default recipe for this CPU (srbench.int8_recipes.default_recipe),
+# calibrated on LR patches of the embedded demo set (offline, never a benchmark set): all 5 photos,
+# 64 patches of 32 x 32.
+CALIBRATION = {"set": "demo", "images": 5, "patch": CALIBRATION_PATCH, "patches": CALIBRATION_PATCHES,
+               "recipe": None}
 
 
 _QUANTIZED: OrderedDict = OrderedDict()  # the same model, protocol, scale and calibration: quantised once
@@ -227,7 +237,7 @@ _QUANTIZED: OrderedDict = OrderedDict()  # the same model, protocol, scale and c
 def _quantized(source: Source, proto: Protocol, scale: int, ds, data_root, calibration: dict) -> Source:
     """``source`` quantised to int8 (once here, so a model that cannot be quantised fails before any image)."""
     from .datasets import open_dataset
-    from .sources import CardSource, ModuleSource, QuantizedSource
+    from .sources import CardSource, ModuleSource, OnnxInt8Source, QuantizedSource
 
     unknown = sorted(set(calibration) - set(CALIBRATION))
     if unknown:
@@ -242,15 +252,21 @@ def _quantized(source: Source, proto: Protocol, scale: int, ds, data_root, calib
                            "choose another with --calibration-set")
     if not 1 <= int(cal["images"]) <= len(calib_set.samples):
         raise SrbenchError(f"--calibration-images must be 1..{len(calib_set.samples)} for {calib_set.card.name}")
+    if int(cal["patches"]) < MIN_CALIBRATION_PATCHES:
+        raise SrbenchError(f"int8 calibration needs at least {MIN_CALIBRATION_PATCHES} LR patches, not {cal['patches']}")
+    recipe = get_recipe(cal["recipe"] or default_recipe())
     samples = calib_set.samples[:int(cal["images"])]
     calib = {"set": calib_set.card.name, "images": [s.name for s in samples],
-             "fingerprint": calib_set.fingerprint(samples, scale, False), "crop": int(cal["crop"])}
+             "fingerprint": calib_set.fingerprint(samples, scale, False), "patch": int(cal["patch"]),
+             "patches": int(cal["patches"])}
     key = identity_key({"model": source.identity(), "protocol": proto.to_dict(), "scale": scale,
-                        "backend": cal["backend"], "calibration": calib})
+                        "recipe": recipe.to_dict(), "calibration": calib})
     if key not in _QUANTIZED:
-        inputs = pipeline.calibration_inputs(proto, source.io, samples, scale, int(cal["crop"]))
-        quantized = QuantizedSource(source.label, source.io, source.card, base=source, backend=cal["backend"],
-                                    calibration=calib, inputs=inputs)
+        inputs = pipeline.calibration_inputs(proto, source.io, samples, scale, int(cal["patch"]), int(cal["patches"]),
+                                             CALIBRATION_BATCH)
+        kind = OnnxInt8Source if recipe.backend == "onnxruntime" else QuantizedSource
+        quantized = kind(source.label, source.io, source.card, base=source, recipe_spec=recipe,
+                         calibration=calib, inputs=inputs)
         quantized.build(scale)  # the recipe, and a clear error now for a model that cannot be quantised
         while len(_QUANTIZED) >= 4:
             _QUANTIZED.popitem(last=False)
@@ -559,20 +575,23 @@ def evaluate(model, dataset, scale: int | None = None, *, protocol: str | None =
              tile_overlap: int = 0, limit: int | None = None, label: str | None = None, io=None,
              out_dir=None, resume: bool = False, save_images: bool = False, workers: int = 1,
              executor=None, progress: bool = False, command: str | None = None,
-             allow_incomplete: bool = False) -> dict:
+             calibration: dict | None = None, allow_incomplete: bool = False) -> dict:
     """Evaluate ``model`` on ``dataset`` at ``scale``; returns the result document (see README).
 
     ``model``: a zoo name, a card file (``.toml``), ``"module:builder"``, a ``torch.nn.Module``
     (``io`` declares its convention: RGB, values in [0, 1], s x the input size by default) or any
     callable mapping an LR uint8 HxWx3 array to an SR array (uint8, or floats in [0, 255]).
     ``dataset``: a set name or ``folder:PATH``. Nothing is written unless ``out_dir`` is given.
+    ``calibration``: with ``precision="int8"``, as the CLI's ``--calibration-set``/``--int8-recipe``
+    (keys ``set``, ``images``, ``patch``, ``patches``, ``recipe``).
     ``allow_incomplete``: score a set copy that is not the whole set as a labelled subset (see :func:`make_plan`).
     """
     from .executors import make_executor
 
     plan = make_plan(model, dataset, scale, protocol=protocol, metrics=metrics, data_root=data_root, device=device,
                      precision=precision, tile=tile, tile_overlap=tile_overlap, limit=limit, label=label, io=io,
-                     lr_cache_dir=lr_cache_dir() if out_dir is not None else None, allow_incomplete=allow_incomplete,
+                     calibration=calibration, lr_cache_dir=lr_cache_dir() if out_dir is not None else None,
+                     allow_incomplete=allow_incomplete,
                      images_dir=Path(out_dir) / "images" if (save_images and out_dir is not None) else None)
     own = executor is None
     executor = executor or make_executor("local" if workers == 1 else "process", workers=workers)

@@ -29,8 +29,8 @@ TOLERANCE = 1e-4  # max abs difference, [0, 1] units, fp32
 DEFAULT_OPSET = 18
 # The lowest opset torch's (dynamo) exporter writes; asked for less, it writes this one instead.
 MIN_OPSET = 18
-EXAMPLE_LR = (48, 48)  # LR size of the example input (and of the graph when not --dynamic)
-SECOND_LR = (40, 56)  # a second size, to check a --dynamic graph really takes other sizes
+EXAMPLE_LR = (48, 48)  # LR size of the example input (and of the graph with --fixed-shape)
+SECOND_LR = (40, 56)  # a second size, to check a dynamic graph really takes other sizes
 META_PREFIX = "srbench."
 
 
@@ -104,23 +104,48 @@ def demo_inputs(card, scale: int, sizes) -> list[tuple[str, torch.Tensor]]:
     return out
 
 
+# The exporter's libraries log every optimiser pass at INFO (tens of lines per model).
+EXPORTER_LOGGERS = ("torch.onnx", "torch.export", "onnxscript", "onnx_ir")
+
+
+@contextlib.contextmanager
+def _exporter_chatter():
+    """Capture what the exporter prints on stdout and logs through its own loggers, and pass it on
+    to srbench's log at DEBUG: srbench keeps stdout for results and stderr for what the user must see.
+    Errors still propagate as exceptions."""
+    chatter = io.StringIO()
+    handler = logging.StreamHandler(chatter)
+    saved = []
+    for name in EXPORTER_LOGGERS:
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.propagate))
+        logger.addHandler(handler)
+        logger.propagate = False
+    try:
+        with contextlib.redirect_stdout(chatter):
+            yield
+    finally:
+        for logger, propagate in saved:
+            logger.removeHandler(handler)
+            logger.propagate = propagate
+        if chatter.getvalue().strip():
+            log.debug("ONNX exporter: %s", chatter.getvalue().strip())
+
+
 def _export(model, example: torch.Tensor, opset: int, dynamic: bool, what: str):
     kwargs = {}
     if dynamic:
         dim = torch.export.Dim
         kwargs["dynamic_shapes"] = ({0: dim("batch"), 2: dim("height"), 3: dim("width")},)
-    # The exporter reports its progress on stdout; srbench keeps stdout for results.
-    chatter = io.StringIO()
     try:
-        with contextlib.redirect_stdout(chatter), torch.no_grad():
-            program = torch.onnx.export(model, (example,), dynamo=True, opset_version=opset, input_names=["lr"],
-                                        output_names=["sr"], external_data=False, verbose=False, **kwargs)
+        with _exporter_chatter(), torch.no_grad():
+            return torch.onnx.export(model, (example,), dynamo=True, opset_version=opset, input_names=["lr"],
+                                     output_names=["sr"], external_data=False, verbose=False, **kwargs)
     except Exception as exc:  # noqa: BLE001 - the exporter raises many types; any failure = "not exportable"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SrbenchError(f"{what} could not be exported to ONNX opset {opset}: {first}") from None
-    finally:
-        log.debug("torch.onnx: %s", chatter.getvalue().strip())
-    return program
+        hint = ("; with --fixed-shape it may export for 1 x C x 48 x 48 inputs (a graph whose shapes depend on the "
+                "input size)") if dynamic else ""
+        raise SrbenchError(f"{what} could not be exported to ONNX opset {opset}: {first}{hint}") from None
 
 
 def max_abs_diff(session, model, inputs) -> float:
@@ -138,10 +163,10 @@ def max_abs_diff(session, model, inputs) -> float:
 
 
 def export_onnx(model_name: str, scale: int, out: str | Path | None = None, *,
-                opset: int = DEFAULT_OPSET, dynamic: bool = False) -> dict:
+                opset: int = DEFAULT_OPSET, dynamic: bool = True) -> dict:
     """Export ``model_name`` at ``scale`` to ``out`` (default ``<model>_x<scale>.onnx``); returns a report.
 
-    Without ``dynamic`` the graph takes exactly 1 x C x 48 x 48 inputs; with it, any batch and size.
+    By default (``dynamic``) the graph takes any batch and size; without it exactly 1 x C x 48 x 48.
     The file is written only if onnxruntime's output matches PyTorch's within ``TOLERANCE``.
     """
     onnx, ort = require_onnx()
@@ -165,7 +190,8 @@ def export_onnx(model_name: str, scale: int, out: str | Path | None = None, *,
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     try:
-        program.save(str(tmp), external_data=False)
+        with _exporter_chatter():
+            program.save(str(tmp), external_data=False)
         written = {o.domain: o.version for o in onnx.load(str(tmp), load_external_data=False).opset_import}.get("")
         if written != opset:  # torch's exporter raises a lower opset to the lowest it supports
             raise SrbenchError(f"{what}: torch's ONNX exporter wrote opset {written}, not the opset {opset} asked for; "

@@ -351,12 +351,15 @@ def _run_checked(runner, x, out_scale: int, name: str, io: IOConvention) -> tupl
     return out, dt
 
 
-def calibration_inputs(protocol: Protocol, io: IOConvention, samples, scale: int, crop: int) -> list:
-    """LR tensors of ``samples`` as the model would receive them under ``protocol`` (N x C x h x w in
-    its units; Y models get the Y), centre-cropped to at most ``crop`` x ``crop``: int8 calibration data."""
+def calibration_inputs(protocol: Protocol, io: IOConvention, samples, scale: int, patch: int, patches: int,
+                       batch: int) -> list:
+    """int8 calibration data: the LR of ``samples`` as the model would receive it under ``protocol``
+    (N x C x h x w in its units; Y models get the Y), cut into non-overlapping ``patch`` x ``patch``
+    squares on a grid from each image's top-left corner; ``patches`` of them, taken evenly over the list
+    of all, in batches of at most ``batch``. Fewer squares than ``patches`` is an error."""
     import torch
 
-    out = []
+    squares = []
     div = 255.0 / io.value_range
     for sample in samples:
         loaded = load(protocol, sample, scale, io.same_size)
@@ -367,11 +370,16 @@ def calibration_inputs(protocol: Protocol, io: IOConvention, samples, scale: int
             x = lr[..., :1] if loaded.gray and protocol.gray == "as-y" else rgb_to_ycbcr(lr)[..., :1]
         else:
             x = lr.astype(np.float64)
-        h, w = x.shape[:2]
-        top, left = max(0, (h - crop) // 2), max(0, (w - crop) // 2)
-        x = x[top:top + crop, left:left + crop] / div
-        out.append(torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32))[None])
-    return out
+        x = (x / div).transpose(2, 0, 1)
+        for top in range(0, x.shape[1] - patch + 1, patch):
+            for left in range(0, x.shape[2] - patch + 1, patch):
+                squares.append(x[:, top:top + patch, left:left + patch])
+    if len(squares) < patches:
+        raise SrbenchError(f"the calibration images give only {len(squares)} LR patches of {patch}x{patch} at "
+                           f"x{scale}; {patches} are needed (use more images or another calibration set)")
+    picked = [squares[i] for i in np.linspace(0, len(squares) - 1, patches).round().astype(int)]
+    return [torch.from_numpy(np.ascontiguousarray(np.stack(picked[i:i + batch]), dtype=np.float32))
+            for i in range(0, len(picked), batch)]
 
 
 def _finite(x: np.ndarray, name: str) -> np.ndarray:

@@ -2,10 +2,10 @@
 
 Route: torch.ao FX graph mode (``prepare_fx`` / ``convert_fx`` with ``get_default_qconfig_mapping``).
 torch 2.14.1 still ships it (deprecated in favour of torchao's PT2E, which srbench does not depend
-on; torch's own ``torch.ao.quantization.quantize_pt2e`` is gone). Weights are int8 (per output
-channel by default), activations uint8 with a per-tensor scale from a histogram observer; the x86
-backend keeps activations to 7 bits (``reduce_range``) so that its u8 x s8 kernels cannot overflow
-on CPUs without VNNI, which makes results the same on every x86 CPU. No quantisation-aware training.
+on; torch's own ``torch.ao.quantization.quantize_pt2e`` is gone). How is a named recipe
+(:mod:`srbench.int8_recipes`): backend, activation observer (min-max, percentile, histogram/MSE; uint8
+per tensor), 7- or 8-bit activations, int8 weights per output channel or per tensor, optional
+empirical bias correction. No quantisation-aware training.
 
 What stays in float, and why, is decided here and written into the recipe, never silently:
 - ops torch.ao has no int8 kernel for (``pow``, ``sub``, ...: IMDN's standard-deviation pooling)
@@ -39,8 +39,10 @@ from typing import Any
 
 import torch
 from torch import fx, nn
+from torch.ao.quantization.observer import MinMaxObserver
 
 from .errors import SrbenchError
+from .int8_recipes import Int8Recipe, default_recipe, get_recipe
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +213,45 @@ def _rewrite_for_int8(core: nn.Module) -> list[str]:
     return unsupported
 
 
+def _fake_int8_weight(w: torch.Tensor, per_channel: bool) -> torch.Tensor:
+    """``w`` rounded as torch.ao's symmetric int8 weight observers round it (scale max|w| / 127.5)."""
+    peak = w.abs().amax(dim=tuple(range(1, w.ndim)), keepdim=True) if per_channel else w.abs().max()
+    scale = torch.clamp(peak / ((127 + 128) / 2), min=torch.finfo(torch.float32).eps)
+    return torch.clamp(torch.round(w / scale), -128, 127) * scale
+
+
+def _correct_bias(core: nn.Module, calib: list, per_channel: bool) -> int:
+    """Empirical bias correction, in place, in execution order: each biased ``nn.Conv2d`` gets the mean
+    (over the calibration inputs, per output channel) of what its int8-rounded weights lose against its
+    float weights on its actual input, with the convolutions before it already corrected. Returns how
+    many convolutions were corrected."""
+    order: list[nn.Module] = []
+    hooks = [m.register_forward_pre_hook(lambda mod, args: order.append(mod) if mod not in order else None)
+             for m in core.modules() if isinstance(m, nn.Conv2d) and m.bias is not None]
+    core(calib[0])
+    for h in hooks:
+        h.remove()
+    for conv in order:
+        seen: list[torch.Tensor] = []
+        hook = conv.register_forward_pre_hook(lambda mod, args, seen=seen: seen.append(args[0]))
+        for x in calib:
+            core(x)
+        hook.remove()
+        w = conv.weight.data.clone()
+        fake = _fake_int8_weight(w, per_channel)
+        shift = torch.zeros_like(conv.bias.data, dtype=torch.float64)
+        count = 0
+        for inp in seen:
+            conv.weight.data = w
+            out = conv(inp)
+            conv.weight.data = fake
+            shift += (out - conv(inp)).double().sum(dim=(0, 2, 3))
+            count += out.shape[0] * out.shape[2] * out.shape[3]
+        conv.weight.data = w
+        conv.bias.data += (shift / count).to(conv.bias.dtype)
+    return len(order)
+
+
 def _trace(core: nn.Module, what: str) -> fx.GraphModule:
     try:
         gm = fx.symbolic_trace(core)
@@ -307,18 +348,72 @@ def _conv_args_in_full(gm: fx.GraphModule) -> None:
     gm.recompile()
 
 
-def _qconfig_mapping(backend: str, per_channel: bool):
-    """torch.ao's default mapping for ``backend``, with int8 symmetric weights per output channel or
-    per tensor as asked (transposed convs stay per tensor: torch.ao has no per-channel int8 deconv)."""
+class PercentileObserver(MinMaxObserver):
+    """Per-tensor range from the ``percentile``-th and (100 - ``percentile``)-th percentiles of each
+    observed batch, averaged over the batches (outliers clipped; deterministic: a fixed stride picks at
+    most ``MAX_SAMPLES`` values of a large batch)."""
+
+    MAX_SAMPLES = 1 << 20
+
+    def __init__(self, percentile: float = 99.99, **kwargs):
+        super().__init__(**kwargs)
+        self.percentile = percentile
+        self.register_buffer("batches", torch.tensor(0))
+
+    def forward(self, x_orig):
+        if x_orig.numel() == 0:
+            return x_orig
+        x = x_orig.detach().flatten().float()
+        x = x[::max(1, x.numel() // self.MAX_SAMPLES)]
+        q = torch.tensor([1 - self.percentile / 100, self.percentile / 100], dtype=x.dtype)
+        low, high = torch.quantile(x, q)
+        n = int(self.batches)
+        if n == 0:
+            self.min_val.copy_(low)
+            self.max_val.copy_(high)
+        else:
+            self.min_val.copy_((self.min_val * n + low) / (n + 1))
+            self.max_val.copy_((self.max_val * n + high) / (n + 1))
+        self.batches += 1
+        return x_orig
+
+
+def _activation_observer(recipe: Int8Recipe):
+    from torch.ao.quantization.observer import HistogramObserver
+
+    common = {"dtype": torch.quint8, "qscheme": torch.per_tensor_affine, "reduce_range": recipe.reduce_range}
+    if recipe.activation_observer == "minmax":
+        return MinMaxObserver.with_args(**common)
+    if recipe.activation_observer == "percentile":
+        return PercentileObserver.with_args(percentile=recipe.percentile, **common)
+    return HistogramObserver.with_args(**common)
+
+
+def _qconfig_mapping(recipe: Int8Recipe):
+    """torch.ao's default mapping for the recipe's backend, with the recipe's activation observer
+    (for every op whose output range torch.ao does not fix, e.g. sigmoid's) and int8 symmetric
+    weights per output channel or per tensor as asked (transposed convs stay per tensor: torch.ao
+    has no per-channel int8 deconv)."""
     from torch.ao.quantization import QConfig, get_default_qconfig_mapping
     from torch.ao.quantization.observer import (
+        FixedQParamsObserver,
+        ReuseInputObserver,
         default_per_channel_weight_observer,
         default_weight_observer,
     )
 
-    qmap = get_default_qconfig_mapping(backend)
-    weight = default_per_channel_weight_observer if per_channel else default_weight_observer
-    return qmap.set_global(QConfig(activation=qmap.global_qconfig.activation, weight=weight))
+    qmap = get_default_qconfig_mapping(recipe.backend)
+    activation = _activation_observer(recipe)
+    for kind, qconfig in list(qmap.object_type_qconfigs.items()):
+        if qconfig is None:
+            continue
+        cls = getattr(qconfig.activation, "p", None)
+        cls = getattr(cls, "func", None) or qconfig.activation
+        if isinstance(cls, type) and issubclass(cls, (FixedQParamsObserver, ReuseInputObserver)):
+            continue
+        qmap.set_object_type(kind, QConfig(activation=activation, weight=qconfig.weight))
+    weight = default_per_channel_weight_observer if recipe.per_channel else default_weight_observer
+    return qmap.set_global(QConfig(activation=activation, weight=weight))
 
 
 def _called_layers(gm: fx.GraphModule, name: str) -> list[str]:
@@ -387,12 +482,12 @@ class _Audit(fx.Interpreter):
         return out
 
 
-def _quantize_once(gm: fx.GraphModule, calib: list, backend: str, per_channel: bool, float_layers) -> tuple:
+def _quantize_once(gm: fx.GraphModule, calib: list, recipe: Int8Recipe, float_layers) -> tuple:
     from torch.ao.quantization.fx.custom_config import PrepareCustomConfig
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
     custom = PrepareCustomConfig().set_non_traceable_module_classes([KeptFloat, ScalarOp])
-    prepared = prepare_fx(_with_float_layers(gm, float_layers), _qconfig_mapping(backend, per_channel),
+    prepared = prepare_fx(_with_float_layers(gm, float_layers), _qconfig_mapping(recipe),
                           (calib[0],), prepare_custom_config=custom)
     for x in calib:
         prepared(x)
@@ -404,15 +499,20 @@ def _quantize_once(gm: fx.GraphModule, calib: list, backend: str, per_channel: b
     return converted, audit
 
 
-def quantize_int8(model: nn.Module, calibration_inputs: list[torch.Tensor], *, backend: str = "x86",
-                  per_channel: bool = True, keep_float: tuple[str, ...] = ()) -> tuple[QuantizedSR, dict]:
+def quantize_int8(model: nn.Module, calibration_inputs: list[torch.Tensor], *,
+                  recipe: str | Int8Recipe | None = None,
+                  keep_float: tuple[str, ...] = ()) -> tuple[QuantizedSR, dict]:
     """Post-training static int8 quantisation of a zoo module, calibrated on ``calibration_inputs``.
 
     ``calibration_inputs``: LR tensors in the model's input convention (N x C x h x w, [0, 1]) from a
-    set that is not the one evaluated. ``keep_float``: module names (as in ``model.named_modules()``)
+    set that is not the one evaluated. ``recipe``: a name of :data:`srbench.int8_recipes.RECIPES` or an
+    :class:`~srbench.int8_recipes.Int8Recipe` (default: the measured default for this CPU).
+    ``keep_float``: module names (as in ``model.named_modules()``)
     to leave in float on purpose. Returns the int8 module (the zoo call contract, CPU, float32 I/O)
     and its recipe (also ``qmodel.recipe``). ``model`` itself is not modified.
     """
+    spec = recipe if isinstance(recipe, Int8Recipe) else get_recipe(recipe or default_recipe())
+    backend = spec.backend
     if backend not in BACKENDS:
         raise SrbenchError(f"unknown quantisation backend '{backend}'; use one of {', '.join(BACKENDS)}")
     if backend not in torch.backends.quantized.supported_engines:
@@ -428,19 +528,20 @@ def quantize_int8(model: nn.Module, calibration_inputs: list[torch.Tensor], *, b
     parts = _parts(model)
     reference = copy.deepcopy(parts)  # float, untouched by the int8 rewrites below
     unsupported = _rewrite_for_int8(parts.core)
+    inputs = [x.float().cpu() for x in calibration_inputs]
+    with torch.no_grad():
+        calib = [parts.before(x)[0] if parts.before is not None else x for x in inputs]
+        corrected = _correct_bias(parts.core, calib, spec.per_channel) if spec.bias_correction else 0
     gm = _trace(parts.core, what)
     idle = [n for n in keep_float if not _called_layers(gm, f"model.{n}")]
     if idle:
         raise SrbenchError(f"keep_float names {', '.join(map(repr, idle))}, which hold no layer of {what}'s graph")
-    inputs = [x.float().cpu() for x in calibration_inputs]
-    with torch.no_grad():
-        calib = [parts.before(x)[0] if parts.before is not None else x for x in inputs]
 
     float_layers = {f"model.{n}": "kept in float by the caller" for n in keep_float}
     float_layers.update({n: "padding mode with no int8 convolution" for n in unsupported})
     try:
-        converted, agreement, recipe = _calibrate_and_convert(gm, calib, backend, per_channel, float_layers, reference,
-                                                              parts, inputs, what)
+        converted, agreement, recipe = _calibrate_and_convert(gm, calib, spec, float_layers, reference, parts,
+                                                              inputs, what)
     except (NotImplementedError, RuntimeError) as exc:  # an op with no int8 kernel (F.interpolate, ...)
         first = str(exc).strip().split(". ")[0].splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SrbenchError(f"{what} cannot be quantised to int8 with torch.ao: {first}; "
@@ -448,14 +549,15 @@ def quantize_int8(model: nn.Module, calibration_inputs: list[torch.Tensor], *, b
     if agreement["psnr_db_min"] < MIN_AGREEMENT_DB:
         raise SrbenchError(f"{what}: the int8 model agrees with the float one to only {agreement['psnr_db_min']:.1f} dB "
                            f"on the calibration inputs (< {MIN_AGREEMENT_DB} dB): a failed quantisation, not a score")
+    recipe["bias_corrected_convs"] = corrected
     return QuantizedSR(converted, parts, recipe), recipe
 
 
-def _calibrate_and_convert(gm, calib, backend, per_channel, float_layers, reference, parts, inputs, what):
+def _calibrate_and_convert(gm, calib, spec, float_layers, reference, parts, inputs, what):
     """Convert, audit each int8 layer (keeping in float the ones whose kernel is off), measure agreement."""
-    with _quiet(), _engine(backend), torch.no_grad():
+    with _quiet(), _engine(spec.backend), torch.no_grad():
         for _ in range(AUDIT_MAX_PASSES):
-            converted, audit = _quantize_once(gm, calib, backend, per_channel, float_layers)
+            converted, audit = _quantize_once(gm, calib, spec, float_layers)
             broken = {n: worst for n, worst in audit.steps.items() if worst > AUDIT_MAX_STEPS}
             if not broken:
                 break
@@ -466,7 +568,7 @@ def _calibrate_and_convert(gm, calib, backend, per_channel, float_layers, refere
             raise SrbenchError(f"{what}: int8 layers still disagree with their arithmetic after {AUDIT_MAX_PASSES} "
                                f"passes ({', '.join(broken)}); quantisation gave up")
         agreement = _agreement(reference, converted, parts, inputs)
-        recipe = _recipe(gm, converted, audit, backend, per_channel, inputs, float_layers, parts, agreement)
+        recipe = _recipe(gm, converted, audit, spec, inputs, float_layers, parts, agreement)
     return converted, agreement, recipe
 
 
@@ -503,13 +605,15 @@ def _scope(node: fx.Node | None) -> str:
 def _observer_name(factory) -> str:
     obs = factory()
     bits = [type(obs).__name__, str(obs.dtype).removeprefix("torch."), str(obs.qscheme).removeprefix("torch.")]
+    if isinstance(obs, PercentileObserver):
+        bits.append(f"percentile {obs.percentile:g}")
     if getattr(obs, "reduce_range", False):
         bits.append("reduce_range (7-bit)")
     return ", ".join(bits)
 
 
-def _recipe(traced, converted, audit, backend, per_channel, inputs, float_layers, parts, agreement) -> dict:
-    qconfig = _qconfig_mapping(backend, per_channel).global_qconfig
+def _recipe(traced, converted, audit, spec: Int8Recipe, inputs, float_layers, parts, agreement) -> dict:
+    qconfig = _qconfig_mapping(spec).global_qconfig
     int8 = [type(m).__name__ for _, m in converted.named_modules()
             if _is_int8_module(m) and type(m).__name__ != "LinearPackedParams"]  # a Linear's weight holder
     traced_nodes = {n.name: n for n in traced.graph.nodes}
@@ -524,10 +628,11 @@ def _recipe(traced, converted, audit, backend, per_channel, inputs, float_layers
     return {
         "method": "post-training static quantisation, torch.ao FX graph mode (prepare_fx/convert_fx), no QAT",
         "torch": torch.__version__,
-        "backend": backend,
+        "recipe": spec.to_dict(),
+        "backend": spec.backend,
         "activation_observer": _observer_name(qconfig.activation),
         "weight_observer": _observer_name(qconfig.weight),
-        "per_channel": per_channel,
+        "per_channel": spec.per_channel,
         "calibration_inputs": len(inputs),
         "calibration_shapes": [list(s) for s in sorted({tuple(x.shape) for x in inputs})],
         "int8_layers": len(int8),

@@ -72,11 +72,14 @@ class Table:
 
 
 def eligible(doc: dict) -> str | None:
-    """The precision group a result belongs to, or None when it never enters a leaderboard."""
+    """The precision group a result belongs to (each int8 recipe its own: ``int8 <recipe>``), or None
+    when it never enters a leaderboard."""
+    from .precision import precision_label
+
     ds = doc.get("provenance", {}).get("dataset", {})
     if ds.get("limit") or not ds.get("complete", True):
         return None
-    return doc.get("provenance", {}).get("precision", "fp32")
+    return precision_label(doc)
 
 
 def group(files: list[tuple[Path, dict]]) -> list[Table]:

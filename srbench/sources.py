@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SrbenchError
+from .int8_recipes import Int8Recipe
 from .pipeline import IOConvention
 
 IO_KEYS = {"colour": str, "value_range": int, "same_size": bool}
@@ -170,10 +171,14 @@ class OnnxSource(Source):
         return OnnxSR(self.path, scale=scale, device=device, threads=EVAL_THREADS, **self.convention)
 
     def weights(self, scale: int) -> dict | None:
+        import onnx
         import onnxruntime
 
+        # A graph quantised outside srbench (QDQ or QLinear ops) computes in int8 whatever --precision says.
+        ops = [n.op_type for n in onnx.load(str(self.path), load_external_data=False).graph.node]
+        int8_ops = sum(op in ("QuantizeLinear", "DequantizeLinear") or op.startswith("QLinear") for op in ops)
         return {"file": Path(self.path).name, "sha256": _file_sha256(self.path), "runtime": "onnxruntime",
-                "onnxruntime": onnxruntime.__version__}
+                "onnxruntime": onnxruntime.__version__, "int8_ops": int8_ops}
 
 
 @dataclass
@@ -182,14 +187,14 @@ class QuantizedSource(Source):
     on calibration inputs of a named set; quantised once per process, deterministically."""
 
     base: Source = None
-    backend: str = "x86"
-    calibration: dict = field(default_factory=dict)  # set, images, fingerprint, crop
+    recipe_spec: Int8Recipe = None  # how it is quantised (srbench.int8_recipes)
+    calibration: dict = field(default_factory=dict)  # set, images, fingerprint, patch, patches
     inputs: list = field(default_factory=list, repr=False)  # the calibration tensors
     recipe: dict = field(default_factory=dict, repr=False)
     _model: object = field(default=None, repr=False)
 
     def identity(self) -> dict:
-        return {"kind": "int8", "base": self.base.identity(), "backend": self.backend, "per_channel": True,
+        return {"kind": "int8", "base": self.base.identity(), "recipe": self.recipe_spec.to_dict(),
                 "calibration": self.calibration}
 
     def build(self, scale: int, device: str = "cpu"):
@@ -203,7 +208,7 @@ class QuantizedSource(Source):
             module = self.base.build(scale, device)
             if not isinstance(module, torch.nn.Module):
                 raise SrbenchError(f"model '{self.label}' is not a torch module: int8 quantises torch modules")
-            self._model, self.recipe = quantize_int8(module, self.inputs, backend=self.backend)
+            self._model, self.recipe = quantize_int8(module, self.inputs, recipe=self.recipe_spec)
         return self._model
 
     def weights(self, scale: int) -> dict | None:
@@ -211,6 +216,37 @@ class QuantizedSource(Source):
 
     def __getstate__(self):  # the quantised module does not pickle: each process quantises again
         return {**self.__dict__, "_model": None}
+
+
+@dataclass
+class OnnxInt8Source(QuantizedSource):
+    """A zoo model exported to ONNX and quantised by onnxruntime (:mod:`srbench.onnx_quantize`); the int8
+    graph is made once (deterministically) and each process runs it from its own temporary file."""
+
+    _graph: bytes = field(default=b"", repr=False)
+
+    def build(self, scale: int, device: str = "cpu"):
+        import atexit
+        import shutil
+        import tempfile
+
+        from .inference import EVAL_THREADS
+        from .models.onnx_model import OnnxSR
+        from .onnx_quantize import quantize_onnx_int8
+
+        if device != "cpu":
+            raise SrbenchError("the onnxruntime int8 route runs on the CPU: use --device cpu")
+        if self.card is None or not isinstance(self.base, CardSource):
+            raise SrbenchError(f"--backend onnxruntime quantises zoo models (it exports them first); '{self.label}' is not one")
+        if self._model is None:
+            if not self._graph:
+                self._graph, self.recipe = quantize_onnx_int8(self.card, scale, self.inputs, self.recipe_spec)
+            folder = tempfile.mkdtemp(prefix="srbench-ort-int8-")
+            atexit.register(shutil.rmtree, folder, True)
+            path = Path(folder) / f"{self.card.name}_x{scale}_int8.onnx"
+            path.write_bytes(self._graph)
+            self._model = OnnxSR(path, device=device, threads=EVAL_THREADS)
+        return self._model
 
 
 def _file_sha256(path) -> str:

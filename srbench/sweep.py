@@ -10,7 +10,7 @@ A plan file (validated; unknown keys are errors)::
     scales = "supported"                      # or a list; "supported" = every scale a model has
     protocols = ["matlab", "paper"]           # "paper" = each model's own protocol
     metrics = ["psnr", "ssim", "lpips", "niqe"]
-    precision = "fp32"                        # or fp16, bf16, int8 (with calibration = {set, images, backend})
+    precision = "fp32"                        # or fp16, bf16, int8 (with calibration = {set, images, recipe})
 
     [leaderboard]                             # optional, after the runs: srbench leaderboard
     out = "leaderboards"

@@ -51,8 +51,10 @@ class _Key:
 
 
 def _key(doc: dict) -> _Key:
+    from .precision import precision_label
+
     p = doc.get("protocol") or {}
-    return _Key(f"{p.get('name')} v{p.get('version')}", (doc.get("provenance") or {}).get("precision", "fp32"))
+    return _Key(f"{p.get('name')} v{p.get('version')}", precision_label(doc))
 
 
 def _complexity(doc: dict, what: str) -> tuple[float | None, int | None]:
@@ -88,7 +90,8 @@ def _pick_key(index: dict, reference: str, scale: int, protocol: str | None, set
                            + f"; found {', '.join(have) or 'none'}")
     if len(full) > 1:
         raise SrbenchError(f"reference '{reference}' x{scale} has results under several protocols/precisions ("
-                           + ", ".join(f"{k.protocol} {k.precision}" for k in full) + "); pick one with --protocol")
+                           + ", ".join(f"{k.protocol} {k.precision}" for k in full) + "); pick one with --protocol "
+                           "and --precision")
     return full[0]
 
 

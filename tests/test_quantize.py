@@ -17,6 +17,7 @@ from srbench.color import rgb_to_y
 from srbench.datasets import open_dataset
 from srbench.errors import SrbenchError
 from srbench.imresize import imresize
+from srbench.int8_recipes import RECIPES, Int8Recipe, cpu_has_vnni, get_recipe
 from srbench.io import modcrop, read_image, to_rgb
 from srbench.models import build_model, get_card
 from srbench.models.imdn import IMDN
@@ -107,10 +108,12 @@ def test_keep_float_and_recipe_fields():
     model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 12, 3, padding=1),
                           nn.PixelShuffle(2)).eval()
     calib = [torch.rand(1, 3, 20, 20), torch.rand(1, 3, 16, 24)]
-    qmodel, recipe = quantize_int8(model, calib, keep_float=("2",), per_channel=False)
+    per_tensor = Int8Recipe("test-per-tensor", "x86", "histogram", True, False)
+    qmodel, recipe = quantize_int8(model, calib, keep_float=("2",), recipe=per_tensor)
     assert recipe["float_layers"] == [{"name": "2", "why": "kept in float by the caller"}]
     assert isinstance(qmodel.net.get_submodule("model.2"), KeptFloat)
     assert recipe["backend"] == "x86" and recipe["torch"] == torch.__version__
+    assert recipe["recipe"]["name"] == "test-per-tensor"
     assert recipe["per_channel"] is False and "per_tensor" in recipe["weight_observer"]
     assert recipe["calibration_inputs"] == 2 and recipe["calibration_shapes"] == [[1, 3, 16, 24], [1, 3, 20, 20]]
     assert recipe["int8_layer_types"] == {"ConvReLU2d": 1}  # conv 0 fused with its ReLU; conv 2 float
@@ -154,8 +157,10 @@ def test_user_errors_are_one_line():
     model = nn.Sequential(nn.Conv2d(3, 3, 1)).eval()
     with pytest.raises(SrbenchError, match="calibration inputs"):
         quantize_int8(model, [])
+    with pytest.raises(SrbenchError, match="unknown int8 recipe"):
+        quantize_int8(model, [torch.rand(1, 3, 8, 8)], recipe="tensorrt")
     with pytest.raises(SrbenchError, match="unknown quantisation backend"):
-        quantize_int8(model, [torch.rand(1, 3, 8, 8)], backend="tensorrt")
+        quantize_int8(model, [torch.rand(1, 3, 8, 8)], recipe=Int8Recipe("t", "tensorrt", "minmax", False, True))
     with pytest.raises(SrbenchError, match="not layers of"):
         quantize_int8(model, [torch.rand(1, 3, 8, 8)], keep_float=("nope",))
 
@@ -168,15 +173,15 @@ def test_user_errors_are_one_line():
 AGREEMENT_DB = 30.0
 
 
-@pytest.mark.parametrize("name,scale,backend", [("fsrcnn-s", 2, "x86"), ("fsrcnn-s", 4, "x86"),
-                                                ("fsrcnn-s", 2, "qnnpack"),
-                                                pytest.param("imdn", 2, "x86", marks=pytest.mark.slow),
-                                                pytest.param("imdn", 4, "x86", marks=pytest.mark.slow)])
-def test_official_weights_int8_close_to_fp32_on_set5_crops(shared, name, scale, backend):
+@pytest.mark.parametrize("name,scale,recipe_name", [("fsrcnn-s", 2, "x86-hist-7bit"), ("fsrcnn-s", 4, "x86-hist-7bit"),
+                                                    ("fsrcnn-s", 2, "qnnpack-hist"),
+                                                    pytest.param("imdn", 2, "x86-hist-7bit", marks=pytest.mark.slow),
+                                                    pytest.param("imdn", 4, "x86-hist-7bit", marks=pytest.mark.slow)])
+def test_official_weights_int8_close_to_fp32_on_set5_crops(shared, name, scale, recipe_name):
     card = get_card(name)
     model = build_model(card, scale)
-    qmodel, recipe = quantize_int8(model, _demo_calibration(scale, card.colour), backend=backend)
-    assert recipe["backend"] == backend and "per_channel" in recipe["weight_observer"]
+    qmodel, recipe = quantize_int8(model, _demo_calibration(scale, card.colour), recipe=recipe_name)
+    assert recipe["backend"] == RECIPES[recipe_name].backend and "per_channel" in recipe["weight_observer"]
     assert recipe["agreement_with_fp32_on_calibration"]["psnr_db_min"] > AGREEMENT_DB
     set5 = open_dataset("set5", shared / "datasets")
     for sample in set5.samples[:2]:
@@ -197,6 +202,66 @@ def test_official_fsrcnn_s_deterministic(shared):
     assert torch.equal(outs[0], outs[1])
 
 
+# --- recipes ------------------------------------------------------------------------------------
+
+def _small_sr() -> nn.Module:
+    torch.manual_seed(1)
+    return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.LeakyReLU(0.05), nn.Conv2d(16, 16, 3, padding=1),
+                         nn.ReLU(), nn.Conv2d(16, 12, 3, padding=1), nn.PixelShuffle(2)).eval()
+
+
+@pytest.mark.parametrize("name", [n for n, r in RECIPES.items() if r.backend != "onnxruntime"])
+def test_each_recipe_is_deterministic_and_recorded(name):
+    if RECIPES[name].backend == "x86" and not RECIPES[name].reduce_range and not cpu_has_vnni():
+        with pytest.raises(SrbenchError, match="VNNI"):
+            get_recipe(name)
+        return
+    model = _small_sr()
+    gen = torch.Generator().manual_seed(2)
+    calib = [torch.rand(8, 3, 16, 16, generator=gen) for _ in range(4)]
+    x = torch.rand(1, 3, 20, 12, generator=gen)
+    outs, recipes = [], []
+    for _ in range(2):
+        qmodel, recipe = quantize_int8(model, calib, recipe=name)
+        outs.append(qmodel(x))
+        recipes.append(recipe)
+    assert torch.equal(outs[0], outs[1])  # two quantisations, one output
+    assert recipes[0] == recipes[1] and recipes[0]["recipe"] == RECIPES[name].to_dict()
+    assert recipes[0]["int8_layer_types"] == {"Conv2d": 2, "ConvReLU2d": 1, "LeakyReLU": 1}
+    assert recipes[0]["audit"]["int8_layers_checked"] == 4 and recipes[0]["audit"]["max_steps_off"] <= 2
+    assert ("reduce_range" in recipes[0]["activation_observer"]) == RECIPES[name].reduce_range
+    assert recipes[0]["bias_corrected_convs"] == (3 if RECIPES[name].bias_correction else 0)
+    with torch.no_grad():
+        assert _psnr01(outs[0], model(x)) > 30
+
+
+def test_percentile_observer_clips_outliers_and_minmax_does_not():
+    from torch.ao.quantization.observer import MinMaxObserver
+
+    from srbench.quantize import PercentileObserver
+
+    x = torch.cat([torch.linspace(0, 1, 100_000), torch.tensor([50.0])])
+    pct, mm = PercentileObserver(percentile=99.9), MinMaxObserver()
+    pct(x), mm(x)
+    assert float(mm.max_val) == 50.0
+    assert float(pct.max_val) == pytest.approx(float(np.percentile(x.numpy(), 99.9)), rel=1e-4)
+
+
+def test_agreement_guard_refuses_a_quantisation_below_the_bar(monkeypatch):
+    import srbench.quantize as q
+
+    model = _small_sr()
+    gen = torch.Generator().manual_seed(3)
+    calib = [torch.rand(4, 3, 16, 16, generator=gen) for _ in range(2)]
+    qmodel, recipe = quantize_int8(model, calib, recipe="x86-hist-7bit")
+    with torch.no_grad():  # the recorded agreement, computed independently here
+        worst = min(_psnr01(qmodel(x), model(x)) for x in calib)
+    assert recipe["agreement_with_fp32_on_calibration"]["psnr_db_min"] == pytest.approx(worst, abs=0.01)
+    monkeypatch.setattr(q, "MIN_AGREEMENT_DB", worst + 1)
+    with pytest.raises(SrbenchError, match="a failed quantisation, not a score"):
+        quantize_int8(model, calib, recipe="x86-hist-7bit")
+
+
 @pytest.mark.slow
 def test_falsr_quantises_the_y_network_only(shared):
     card = get_card("falsr-b")
@@ -206,3 +271,31 @@ def test_falsr_quantises_the_y_network_only(shared):
     x = _lr_crop(open_dataset("set5", shared / "datasets").samples[0].hr_path, 2, "rgb", 48)
     with torch.no_grad():
         assert _psnr01(qmodel(x), model(x)) > 28
+
+
+@pytest.mark.parametrize("name", [n for n, r in RECIPES.items() if r.backend == "onnxruntime"])
+def test_onnxruntime_recipe_is_deterministic_and_agrees_with_torch_ao(shared, name):
+    pytest.importorskip("onnxruntime")
+    from srbench.models.onnx_model import OnnxSR
+    from srbench.onnx_quantize import quantize_onnx_int8
+
+    card = get_card("fsrcnn-s")
+    model = build_model(card, 2)
+    calib = [torch.cat(_demo_calibration(2, "y", size=32, count=5))]
+    first, recipe = quantize_onnx_int8(card, 2, calib, RECIPES[name])
+    again, _ = quantize_onnx_int8(card, 2, calib, RECIPES[name])
+    assert first == again  # two quantisations, one graph
+    assert recipe["recipe"] == RECIPES[name].to_dict() and recipe["qdq_pairs"] > 0
+    x = _lr_crop(open_dataset("set5", shared / "datasets").samples[0].hr_path, 2, "y", 40)
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "m.onnx").write_bytes(first)
+        ort_out = OnnxSR(Path(tmp) / "m.onnx")(x)
+    torch_out = quantize_int8(model, calib, recipe="x86-hist-7bit")[0](x)
+    with torch.no_grad():
+        ref = model(x)
+    # both routes compute the same function up to int8 rounding: each close to fp32 and to each other
+    assert _psnr01(ort_out, ref) > AGREEMENT_DB and _psnr01(torch_out, ref) > AGREEMENT_DB
+    assert _psnr01(ort_out, torch_out) > AGREEMENT_DB

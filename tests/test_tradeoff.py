@@ -104,7 +104,7 @@ def test_tradeoff_table_from_results_matches_table1(tmp_path, capsys):
     assert [round(r["macs_saved_g_per_001db"], 4) for r in rows[1:]] == [0.9819, 0.7894]
     assert [round(r["params_saved_k_per_001db"], 2) for r in rows[1:]] == [4.27, 3.43]
     args = argparse.Namespace(reference="bl", models="blrn(r=2),blm1,absent", scale="2",
-                              results=str(_write(tmp_path, docs)), protocol="matlab", format="table")
+                              results=str(_write(tmp_path, docs)), protocol="matlab", format="table", precision=None)
     assert tradeoff_cmd.run(args) == 0
     out = capsys.readouterr().out
     assert "0.9819" in out and "4.2677" in out and "note (absent): no result for set5, set14, b100, urban100" in out
@@ -168,7 +168,7 @@ def test_constraints_and_cli(tmp_path, capsys):
     assert got == {"FALSR-C": (True, []), "FALSR-B": (True, []), "CARN-M": (False, ["FALSR-B"]),
                    "FSRCNN": (True, []), "SRCNN": (False, ["FSRCNN"])}
     args = argparse.Namespace(results=str(_write(tmp_path, _falsr_docs())), metric="psnr", max_multadds="100G",
-                              max_params="0.5M", models=None, sets="set5", scale="2", format="csv")
+                              max_params="0.5M", models=None, sets="set5", scale="2", format="csv", precision=None)
     assert pareto_cmd.run(args) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("set,scale,protocol,model,PSNR") and len(lines) == 6
@@ -186,3 +186,29 @@ def test_mixed_conventions_never_compared():
     docs = [_doc("a", "set5", 2, 30, 1, 1), _doc("b", "set5", 2, 31, 2, 2, convention="lr480")]
     with pytest.raises(SrbenchError, match="conventions"):
         pareto_table(docs)
+
+
+def test_precisions_and_int8_recipes_are_never_ranked_together(tmp_path, capsys):
+    from srbench.cli import main
+    from srbench.precision import select_precision
+
+    fp32 = [_doc("a", "set5", 2, 38.0, 10, 1000), _doc("b", "set5", 2, 37.0, 5, 500)]
+    int8 = []
+    for recipe, psnr in (("x86-hist-8bit", 37.5), ("x86-hist-7bit", 36.0)):
+        d = _doc("a", "set5", 2, psnr, 10, 1000)
+        d["provenance"] = {"precision": "int8", "quantization": {"backend": "x86", "recipe": {"name": recipe}}}
+        d["identity"] = {"model": {"kind": "int8"}}
+        int8.append(d)
+    docs = fp32 + int8
+    groups = {(r["precision"], r["model"]): r["pareto_optimal"] for r in pareto_table(docs)}
+    # fp32 "b" is not dominated by the int8 "a" results: they are other rankings
+    assert groups == {("fp32", "a"): True, ("fp32", "b"): True, ("int8 x86-hist-8bit", "a"): True,
+                      ("int8 x86-hist-7bit", "a"): True}
+    assert select_precision(docs, "fp32") == fp32 and select_precision(docs, "int8") == int8
+    assert select_precision(docs, "int8 x86-hist-7bit") == int8[1:]
+    _write(tmp_path, docs)
+    assert main(["pareto", "--results", str(tmp_path), "--precision", "int8 x86-hist-8bit", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert "37.5" in out and "38.0" not in out and "36.0" not in out
+    assert main(["pareto", "--results", str(tmp_path), "--precision", "fp64"]) == 2
+    assert "unknown precision" in capsys.readouterr().err

@@ -91,13 +91,15 @@ def command_line() -> str | None:
 
 def table_rows(docs: list[dict]) -> list[dict]:
     from ..metrics import METRICS
+    from ..precision import backend_of, precision_label
 
     metric_names: list[str] = []
     for d in docs:
         metric_names += [m for m in d["metrics"] if m not in metric_names]
     rows = []
     for d in docs:
-        row = {"model": d["model"], "set": d["dataset"], "scale": f"x{d['scale']}", "protocol": d["protocol"]["name"]}
+        row = {"model": d["model"], "set": d["dataset"], "scale": f"x{d['scale']}", "protocol": d["protocol"]["name"],
+               "precision": precision_label(d), "backend": backend_of(d)}
         for m in metric_names:
             arrow = METRICS.get(m).arrow if m in METRICS else ""
             row[f"{m} {arrow}".strip()] = d["metrics"].get(m)

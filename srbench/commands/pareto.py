@@ -17,21 +17,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", help="only these models, comma-separated")
     p.add_argument("--set", dest="sets", help="only these sets, comma-separated")
     p.add_argument("--scale", help="only these scales, e.g. 2,4")
+    p.add_argument("--precision", help="only results of this precision: fp32, fp16, bf16, int8 or 'int8 RECIPE' "
+                                       "(precisions are never ranked together)")
     add_format(p)
 
 
 def run(args) -> int:
     from ..errors import SrbenchError
+    from ..precision import select_precision
     from ..report import eligible
     from ..results import load_results
-    from ..tradeoff import parse_amount, pareto_table
+    from ..tradeoff import pareto_table, parse_amount
 
     max_macs = parse_amount(args.max_multadds, "G") if args.max_multadds else None
     max_params = parse_amount(args.max_params, "") if args.max_params else None
     docs = [d for d in load_results(args.results) if eligible(d)]
     if not docs:
         raise SrbenchError(f"no whole-set fp32 results in {args.results}: run 'srbench run' (or a sweep) first")
-    rows = pareto_table(docs, args.metric, max_macs, max_params,
+    rows = pareto_table(select_precision(docs, args.precision), args.metric, max_macs, max_params,
                         split_list(args.models, "--models") if args.models else None,
                         split_list(args.sets, "--sets") if args.sets else None, parse_scales(args.scale) or None)
     if args.format == "json":

@@ -27,8 +27,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calibration-set", help="int8: the set whose LR calibrates the quantisation (default demo; "
                    "never the evaluated set)")
     p.add_argument("--calibration-images", type=int, help="int8: how many of its images (default 5)")
-    p.add_argument("--quant-backend", choices=("x86", "qnnpack"), help="int8: torch.ao backend (default x86: 7-bit "
-                   "activations, the same result on every x86 CPU; qnnpack: 8-bit, more accurate)")
+    from ..int8_recipes import (
+        DEFAULT_RECIPE,
+        ONNXRUNTIME_RECIPE,
+        PORTABLE_DEFAULT_RECIPE,
+        RECIPES,
+    )
+
+    p.add_argument("--int8-recipe", choices=tuple(RECIPES), help="int8: quantisation recipe (backend, activation "
+                   f"observer and bits; docs/deploy.md has their measured losses; default {DEFAULT_RECIPE}, "
+                   f"{PORTABLE_DEFAULT_RECIPE} on a CPU without VNNI)")
+    p.add_argument("--backend", choices=("torch", "onnxruntime"), help="int8: the quantising route: torch (torch.ao, "
+                   f"default) or onnxruntime (QDQ static quantisation of the exported graph; recipe {ONNXRUNTIME_RECIPE})")
     p.add_argument("--tile", type=int, help="run the model on LR tiles of this many pixels")
     p.add_argument("--tile-overlap", type=int, default=16, help="context pixels around each tile (default 16)")
     p.add_argument("--io", help="I/O convention of a module:builder model: colour=rgb|y,value_range=1|255,same_size=true|false")
@@ -52,9 +62,16 @@ def make_plans(args) -> list:
     models, sets, scales = split_list(args.model, "--model"), split_list(args.sets, "--set"), parse_scales(args.scale)
     metrics = split_list(args.metrics, "--metrics") if args.metrics is not None else None
     limit = parse_limit(args.limit)
-    calibration = {"set": args.calibration_set, "images": args.calibration_images, "backend": args.quant_backend}
-    if args.precision != "int8" and any(v is not None for v in calibration.values()):
-        raise SrbenchError("--calibration-set, --calibration-images and --quant-backend go with --precision int8")
+    calibration = {"set": args.calibration_set, "images": args.calibration_images, "recipe": args.int8_recipe}
+    if args.precision != "int8" and (args.backend or any(v is not None for v in calibration.values())):
+        raise SrbenchError("--calibration-set, --calibration-images, --int8-recipe and --backend go with --precision int8")
+    if args.backend:
+        from ..int8_recipes import ONNXRUNTIME_RECIPE, RECIPES
+
+        recipe = args.int8_recipe or (ONNXRUNTIME_RECIPE if args.backend == "onnxruntime" else None)
+        if recipe and (RECIPES[recipe].backend == "onnxruntime") != (args.backend == "onnxruntime"):
+            raise SrbenchError(f"--int8-recipe {recipe} is not a {args.backend} recipe; leave it out or pick one of that backend")
+        calibration["recipe"] = recipe
     images_dir = None
     if args.save_images:
         from pathlib import Path
@@ -90,6 +107,7 @@ def make_plans(args) -> list:
 
 def run(args) -> int:
     from ..engine import run_plan
+    from ..precision import backend_of, precision_label
     from ._common import executor_from_args, progress_bar
 
     plans = make_plans(args)
@@ -99,8 +117,8 @@ def run(args) -> int:
         for plan in plans:
             doc = run_plan(plan, out_dir=args.out, resume=args.resume, executor=executor, on_images=bar.update,
                            command=command)
-            log.info("%s %s x%d (%s): %s", plan.label, doc["dataset"], plan.scale, plan.protocol.name,
-                     ", ".join(f"{k} {v:.4f}" for k, v in doc["metrics"].items()))
+            log.info("%s %s x%d (%s, %s, %s): %s", plan.label, doc["dataset"], plan.scale, plan.protocol.name,
+                     precision_label(doc), backend_of(doc), ", ".join(f"{k} {v:.4f}" for k, v in doc["metrics"].items()))
             if not doc["provenance"]["dataset"]["complete"]:
                 log.warning("%s %s x%d: a subset of %d images (not comparable with the whole set's results; kept "
                             "out of leaderboards and baselines)", plan.label, doc["dataset"], plan.scale, doc["n_images"])

@@ -16,10 +16,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scale", required=True, help="one scale, e.g. 4")
     p.add_argument("--results", default="results", help="result files or folder (default results/)")
     p.add_argument("--protocol", help="protocol name, when the results hold several (e.g. matlab)")
+    p.add_argument("--precision", help="only results of this precision: fp32, fp16, bf16, int8 or 'int8 RECIPE' "
+                                       "(precisions are never ranked together)")
     add_format(p)
 
 
 def run(args) -> int:
+    from ..precision import select_precision
     from ..report import eligible
     from ..results import load_results
     from ..tradeoff import TRADEOFF_SETS, tradeoff_table
@@ -30,7 +33,7 @@ def run(args) -> int:
     models = split_list(args.models, "--models")
     if not models:
         raise SrbenchError("--models names no model")
-    rows, key = tradeoff_table([d for d in load_results(args.results) if eligible(d)], args.reference, models, scales[0], args.protocol)
+    rows, key = tradeoff_table(select_precision([d for d in load_results(args.results) if eligible(d)], args.precision), args.reference, models, scales[0], args.protocol)
     if args.format == "json":
         print(render([], "json", json_doc=rows))
         return 0

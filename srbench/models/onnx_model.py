@@ -127,7 +127,7 @@ class OnnxSR(nn.Module):
         for axis, (want, got) in enumerate(zip(self.input_shape, x.shape)):
             if isinstance(want, int) and want != got:
                 raise SrbenchError(f"{self.path.name} was exported for inputs of shape {self.input_shape}, got "
-                                   f"{tuple(x.shape)}; export it again with --dynamic")
+                                   f"{tuple(x.shape)}; export it again without --fixed-shape")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
