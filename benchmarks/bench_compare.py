@@ -52,14 +52,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    from srbench.report import eligible
-    from srbench.results import load_results
+    from srbench.report.tables import eligible
+    from srbench.store.results import load_results
 
     t = time.perf_counter()
     import scipy.stats  # noqa: F401
 
     print(f"scipy.stats import: {time.perf_counter() - t:.2f} s (once per process)")
-    from srbench.significance import compare, compare_all
+    from srbench.report.significance import compare, compare_all
 
     docs = [d for d in load_results(args.results)
             if d["dataset"] == "urban100" and d["scale"] == 4 and eligible(d) == "fp32"

@@ -16,9 +16,9 @@ import argparse
 import sys
 import time
 
-from srbench.engine import evaluate
+from srbench.deploy.int8_recipes import DEFAULT_RECIPE, RECIPES, cpu_has_vnni
 from srbench.errors import SrbenchError
-from srbench.int8_recipes import DEFAULT_RECIPE, RECIPES, cpu_has_vnni
+from srbench.eval.driver import evaluate
 
 
 def main(argv=None) -> int:

@@ -79,15 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from skimage.metrics import structural_similarity
 
-    from srbench import pipeline
-    from srbench.assets import resolve
-    from srbench.color import rgb_to_y
-    from srbench.imresize import imresize, round_uint8
-    from srbench.io import modcrop, read_image
-    from srbench.metrics import build_metric, get_metric
+    from srbench.imaging.color import rgb_to_y
+    from srbench.imaging.imresize import imresize, round_uint8
+    from srbench.imaging.io import modcrop, read_image
     from srbench.metrics.fidelity import ssim
     from srbench.metrics.niqe import NIQE_PARAMS, load_niqe_params, niqe
-    from srbench.protocols import get_protocol
+    from srbench.metrics.registry import build_metric, get_metric
+    from srbench.protocol import pipeline
+    from srbench.protocol.protocols import get_protocol
+    from srbench.store.assets import resolve
 
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)

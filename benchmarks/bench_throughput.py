@@ -19,7 +19,7 @@ from pathlib import Path
 
 def one(label: str, args: list[str], out: Path) -> tuple[float, dict]:
     from srbench.cli import main
-    from srbench.results import load_results
+    from srbench.store.results import load_results
 
     t0 = time.perf_counter()
     rc = main(["run", *args, "--out", str(out), "--format", "csv"])
@@ -31,7 +31,7 @@ def one(label: str, args: list[str], out: Path) -> tuple[float, dict]:
 
 
 def main() -> None:
-    from srbench.executors import usable_cores
+    from srbench.eval.executors import usable_cores
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--images", type=int, default=20)

@@ -14,11 +14,11 @@ import argparse
 import torch
 
 from srbench.commands.profile import _parse_size
-from srbench.complexity import build_for_counting
-from srbench.formatting import render
-from srbench.inference import model_dtype
-from srbench.models import get_card, list_models
-from srbench.runtime import cpu_peak_memory, time_set, timing_environment
+from srbench.cost.complexity import build_for_counting
+from srbench.cost.runtime import cpu_peak_memory, time_set, timing_environment
+from srbench.models.registry import get_card, list_models
+from srbench.report.formatting import render
+from srbench.sources.inference import model_dtype
 
 
 def main() -> None:

@@ -41,7 +41,7 @@ def _rgb(path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def image_1024x768():
-    from srbench.imresize import imresize
+    from srbench.imaging.imresize import imresize
 
     # a 512x384 calibration photograph, MATLAB-bicubic x2 (uint8)
     return imresize(_rgb(SHARED / "calibration" / "images" / "ref_dir" / "I08.bmp"), 2)
@@ -58,9 +58,9 @@ def _best_of(fn, rounds: int = 3) -> tuple[float, float]:
 
 @pytest.mark.benchmark(group="niqe-1024x768-cpu")
 def test_niqe_srbench(benchmark, image_1024x768):
-    from srbench import pipeline
-    from srbench.metrics import build_metric, get_metric
-    from srbench.protocols import get_protocol
+    from srbench.metrics.registry import build_metric, get_metric
+    from srbench.protocol import pipeline
+    from srbench.protocol.protocols import get_protocol
 
     pirm = get_protocol("pirm")
     metric = build_metric("niqe", **pipeline.metric_settings(pirm, get_metric("niqe")))
@@ -75,11 +75,11 @@ def test_niqe_pyiqa(benchmark, image_1024x768, tmp_path):
     import torch
     from pyiqa.archs.niqe_arch import NIQE as PyiqaNIQE
 
-    from srbench import pipeline
-    from srbench.assets import resolve
-    from srbench.metrics import build_metric, get_metric
     from srbench.metrics.niqe import NIQE_PARAMS
-    from srbench.protocols import get_protocol
+    from srbench.metrics.registry import build_metric, get_metric
+    from srbench.protocol import pipeline
+    from srbench.protocol.protocols import get_protocol
+    from srbench.store.assets import resolve
 
     params = tmp_path / "niqe_modelparameters.mat"  # the same parameters, handed over explicitly
     shutil.copy(resolve(NIQE_PARAMS), params)
@@ -108,9 +108,9 @@ def test_niqe_pyiqa(benchmark, image_1024x768, tmp_path):
 def test_lpips_alex_batched(benchmark):
     import torch
 
-    from srbench import pipeline
-    from srbench.metrics import build_metric, get_metric
-    from srbench.protocols import get_protocol
+    from srbench.metrics.registry import build_metric, get_metric
+    from srbench.protocol import pipeline
+    from srbench.protocol.protocols import get_protocol
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     matlab = get_protocol("matlab")

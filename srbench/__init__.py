@@ -11,9 +11,9 @@ Public API (imported lazily, so ``import srbench`` stays light)::
 
 __version__ = "0.2.0"
 
-_API = {"evaluate": "srbench.engine", "make_plan": "srbench.engine", "score": "srbench.score",
-        "compute": "srbench.metrics", "create_model": "srbench.models",
-        "compare": "srbench.significance"}
+_API = {"evaluate": "srbench.eval.driver", "make_plan": "srbench.eval.plan", "score": "srbench.eval.score",
+        "compute": "srbench.eval.compute", "create_model": "srbench.models.builder",
+        "compare": "srbench.report.significance"}
 
 __all__ = ["__version__", *_API]
 

@@ -11,8 +11,8 @@ import importlib
 import logging
 import sys
 
-from . import __version__
-from .errors import SrbenchError
+from srbench import __version__
+from srbench.errors import SrbenchError
 
 COMMANDS = {
     "run": "evaluate models on benchmark sets",

@@ -10,7 +10,7 @@ import difflib
 import importlib
 from typing import Any, Generic, Iterator, TypeVar
 
-from .errors import SrbenchError
+from srbench.errors import SrbenchError
 
 T = TypeVar("T")
 

@@ -6,9 +6,9 @@ import tarfile
 
 import pytest
 
-from srbench import assets
-from srbench.assets import Asset, resolve
 from srbench.errors import AssetMissingError, ChecksumError
+from srbench.store import assets
+from srbench.store.assets import Asset, resolve
 
 
 def _asset(payload: bytes, url: str = "https://example.invalid/w.pth", **kw) -> Asset:

@@ -12,9 +12,10 @@ import json
 import numpy as np
 import pytest
 
-from srbench import certify as srb_certify
 from srbench.cli import main
+from srbench.eval import certify as srb_certify
 from srbench.metrics import niqe as srb_niqe
+from srbench.metrics.certificates import certificate_info
 
 OFFICIAL_NIQE = {"I03": 15.7536, "I04": 3.6549, "I06": 3.2355, "I08": 3.1840, "I19": 8.6352}
 
@@ -71,7 +72,7 @@ def test_certify_prints_its_table_and_passes(calib_root, capsys):
     reports = json.loads(capsys.readouterr().out)["certificates"]
     for r in reports:
         # the figures recorded in the certificate (and in results' metric_info) are the ones measured now
-        assert r["max_abs_delta"] == pytest.approx(srb_certify.certificate_info(r["metric"])["max_abs_delta"], abs=1e-6)
+        assert r["max_abs_delta"] == pytest.approx(certificate_info(r["metric"])["max_abs_delta"], abs=1e-6)
         for row in r["rows"]:
             assert row["delta"] == pytest.approx(row["value"] - row["official"] if not r["relative"]
                                                  else (row["value"] - row["official"]) / row["official"], abs=1e-12)
@@ -97,7 +98,7 @@ def test_certify_network_metrics(calib_root):
     # LPIPS (official lpips) and DISTS (official DISTS_pytorch) on the five whole pairs: VGG16 on CPU
     for r in srb_certify.certify(["lpips_alex", "dists"]):
         assert r["status"] == "pass", r
-        assert r["max_abs_delta"] == pytest.approx(srb_certify.certificate_info(r["metric"])["max_abs_delta"], abs=1e-6)
+        assert r["max_abs_delta"] == pytest.approx(certificate_info(r["metric"])["max_abs_delta"], abs=1e-6)
 
 
 def test_results_carry_the_certificate_and_the_niqe_conditioning(tmp_path, capsys):
@@ -112,8 +113,8 @@ def test_results_carry_the_certificate_and_the_niqe_conditioning(tmp_path, capsy
 
 
 def test_a_set_mean_with_ill_conditioned_images_carries_a_note():
-    from srbench.leaderboard import metric_notes as table_notes
-    from srbench.metrics import metric_notes
+    from srbench.metrics.registry import metric_notes
+    from srbench.report.leaderboard import metric_notes as table_notes
 
     records = [{"name": "a.png", "niqe_conditioning": {"flagged": True}},
                {"name": "b.png", "niqe_conditioning": {"flagged": False}}, {"name": "c.png"}]

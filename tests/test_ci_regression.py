@@ -41,7 +41,7 @@ def set5_results(datasets_root, tmp_path_factory):
 
 
 def test_baseline_covers_every_bicubic_benchmark_model():
-    from srbench.models import get_card, list_models
+    from srbench.models.registry import get_card, list_models
 
     covered = {(e["model"], e["scale"]) for e in json.loads(BASELINE.read_text())["entries"]}
     expected = {(m, s) for m in list_models() if not get_card(m).same_size for s in get_card(m).scales}
@@ -60,8 +60,8 @@ def test_zoo_on_set5_matches_committed_baseline(set5_results, capsys):
 
 
 def test_committed_results_are_what_the_plan_produces(datasets_root):
-    from srbench.results import load_results
-    from srbench.sweep import expand, read_plan
+    from srbench.eval.sweep import expand, read_plan
+    from srbench.store.results import load_results
 
     planned = {p.key: p.stem for p in expand(read_plan(REPO / "leaderboards" / "plan.toml"), datasets_root)}
     committed = {d["identity_key"] for d in load_results(REPO / "leaderboards" / "results")}

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from srbench import engine as engine_module
 from srbench.cli import main
+from srbench.eval import unit
 
 # The embedded demo set (5 of scikit-image's photographs): these tests run on a fresh clone too.
 SET5_ARGS = ["--set", "demo", "--scale", "2"]
@@ -79,7 +79,7 @@ def test_missing_data_root(capsys, tmp_path):
 
 def _count_images(monkeypatch, interrupt_at: int | None = None) -> list[str]:
     """Record the names of the images evaluated from now on; Ctrl-C at the `interrupt_at`-th one."""
-    real = engine_module.process_image
+    real = unit.process_image
     calls: list[str] = []
 
     def counting(plan, sample, runtime=None):
@@ -88,7 +88,7 @@ def _count_images(monkeypatch, interrupt_at: int | None = None) -> list[str]:
             raise KeyboardInterrupt
         return real(plan, sample, runtime)
 
-    monkeypatch.setattr(engine_module, "process_image", counting)
+    monkeypatch.setattr(unit, "process_image", counting)
     return calls
 
 
@@ -98,7 +98,7 @@ def _journal(folder):
 
 
 def test_interrupt_keeps_finished_images_and_resume_completes(run, monkeypatch, tmp_path):
-    real = engine_module.process_image
+    real = unit.process_image
     _count_images(monkeypatch, interrupt_at=3)
     rc, _, err = run(*SET5_ARGS, "--format", "json", out=tmp_path / "r")
     assert rc == 130 and "--resume" in err
@@ -109,7 +109,7 @@ def test_interrupt_keeps_finished_images_and_resume_completes(run, monkeypatch, 
     rc, out, _ = run(*SET5_ARGS, "--resume", "--format", "json", out=tmp_path / "r")
     assert rc == 0 and len(calls) == 3  # only the three missing images were computed
     resumed = json.loads(out)["results"][0]
-    monkeypatch.setattr(engine_module, "process_image", real)
+    monkeypatch.setattr(unit, "process_image", real)
     rc, out, _ = run(*SET5_ARGS, "--format", "json", out=tmp_path / "fresh")
     assert json.loads(out)["results"][0]["metrics"] == resumed["metrics"]
     assert not journal.exists()

@@ -15,7 +15,7 @@ from scipy import stats
 import srbench
 from srbench.cli import main
 from srbench.errors import SrbenchError
-from srbench.results import dumps, loads, read_json
+from srbench.store.results import dumps, loads, read_json
 
 RESULTS = Path(__file__).resolve().parent.parent / "leaderboards" / "results"
 URBAN_NTIRE = RESULTS / "imdn-ntire__urban100__x4__matlab__68bce2ab51.json"
@@ -107,7 +107,7 @@ def test_verdict_respects_the_metric_direction():
 
 
 def test_the_api_function_survives_importing_its_module():
-    import srbench.significance  # a submodule named like the function would shadow it
+    import srbench.report.significance  # importing the module behind an API function leaves the function
 
     assert callable(srbench.compare) and callable(srbench.compare)
 
@@ -188,7 +188,7 @@ def test_cli_bad_input_exit_2_one_line(capsys, args, message):
 
 
 def test_worst_ranking_equals_an_independent_sort():
-    from srbench.worst import worst
+    from srbench.report.worst import worst
 
     a, b = _committed(URBAN_IMDN), _committed(URBAN_NTIRE)
     report = worst(a, b, "psnr", 10)
@@ -208,7 +208,7 @@ def test_worst_ranking_equals_an_independent_sort():
 
 
 def test_worst_cli_json_equals_the_library(capsys):
-    from srbench.worst import worst
+    from srbench.report.worst import worst
 
     _committed(URBAN_IMDN)
     assert main(["worst", "--model", str(URBAN_IMDN), "--reference", str(URBAN_NTIRE), "--set", "urban100",
@@ -217,7 +217,7 @@ def test_worst_cli_json_equals_the_library(capsys):
 
 
 def test_max_difference_box_equals_brute_force():
-    from srbench.worst import max_difference_box
+    from srbench.report.worst import max_difference_box
 
     diff = np.random.default_rng(5).random((23, 31))
     for size in (1, 4, 7, 40):
@@ -246,8 +246,8 @@ def _table_docs(base: dict, models: dict[str, np.ndarray]) -> list[tuple[Path, d
 
 
 def test_tie_marks_on_a_difference_of_a_thousandth_of_a_db():
-    from srbench.leaderboard import TIE_MARK, set_table
-    from srbench.report import group
+    from srbench.report.leaderboard import TIE_MARK, set_table
+    from srbench.report.tables import group
 
     set5 = _committed(RESULTS / "imdn__set5__x4__matlab__401115bb04.json")
     urban = _committed(URBAN_IMDN)
@@ -325,7 +325,7 @@ def test_help_lists_the_options(capsys, command, option):
 
 
 def test_run_missing_evaluates_b_like_a_and_compares(datasets_root, tmp_path, capsys):
-    from srbench.results import load_result_files
+    from srbench.store.results import load_result_files
 
     a = srbench.evaluate("bicubic", "set5", 4, metrics=("psnr", "ssim"), data_root=datasets_root, out_dir=tmp_path)
     assert main(["compare", "bicubic", "fsrcnn-s", "--results", str(tmp_path), "--set", "set5", "--scale", "4"]) == 2

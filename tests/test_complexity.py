@@ -13,7 +13,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srbench.complexity import count_at, count_ops, count_params, count_weights, profile
+from srbench.cost.complexity import (
+    count_at,
+    count_ops,
+    count_params,
+    count_weights,
+    profile,
+)
 
 H, W = 10, 12  # odd-shaped input for the hand-checked single layers
 
@@ -210,7 +216,7 @@ SPEC_WEIGHTS = {"fsrcnn": 12_464, "fsrcnn-s": 3_937}  # SPEC counts FSRCNN's ker
 
 
 def _zoo_cases():
-    from srbench.models import get_card, list_models
+    from srbench.models.registry import get_card, list_models
 
     cases = []
     for name in list_models():
@@ -233,7 +239,7 @@ def _spec_key(card):
 
 @pytest.mark.parametrize("name,scale", _zoo_cases())
 def test_zoo_params_and_mult_adds_match_spec(name, scale):
-    from srbench.models import get_card
+    from srbench.models.registry import get_card
 
     card = get_card(name)
     key = _spec_key(card)
@@ -259,7 +265,7 @@ def test_tpsr_x2_architecture():
     # No x2 weights were released; SPEC gives the x2 architecture's counts (one upsampling stage).
     if importlib.util.find_spec("srbench.models.tpsr") is None:
         pytest.skip("srbench/models/tpsr.py is not written yet")
-    from srbench.models import get_card
+    from srbench.models.registry import get_card
     from srbench.models.tpsr import build
 
     model = build(get_card("tpsr-nogan"), 2, pretrained=False)

@@ -8,9 +8,9 @@ from PIL import Image
 
 from srbench.datasets import open_dataset
 from srbench.errors import SrbenchError
-from srbench.engine import evaluate
-from srbench.imresize import imresize
-from srbench.io import modcrop, read_image
+from srbench.eval.driver import evaluate
+from srbench.imaging.imresize import imresize
+from srbench.imaging.io import modcrop, read_image
 
 
 def _png(path, arr):

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from srbench.cli import main
-from srbench.int8_recipes import RECIPES, default_recipe
-from srbench.results import loads
+from srbench.deploy.int8_recipes import RECIPES, default_recipe
+from srbench.store.results import loads
 
 
 def _doc(capsys, *args) -> dict:

@@ -8,12 +8,12 @@ import types
 import numpy as np
 import pytest
 
-from srbench import pipeline
-from srbench.certify import calibration_dir
-from srbench.metrics import build_metric, get_metric
+from srbench.eval.certify import calibration_dir
 from srbench.metrics import dists as srb_dists
 from srbench.metrics import lpips as srb_lpips
-from srbench.protocols import get_protocol
+from srbench.metrics.registry import build_metric, get_metric
+from srbench.protocol import pipeline
+from srbench.protocol.protocols import get_protocol
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,17 @@ import pytest
 import torch
 
 import srbench
-from srbench import engine, pipeline
 from srbench.cli import main
 from srbench.errors import SrbenchError
-from srbench.imresize import imresize, round_uint8
-from srbench.io import modcrop, read_image
-from srbench.metrics import compute
-from srbench.protocols import Protocol, get_protocol
-from srbench.results import loads
+from srbench.eval.aggregate import aggregate
+from srbench.eval.compute import compute
+from srbench.eval.plan import make_plan
+from srbench.eval.unit import evaluate_shard
+from srbench.imaging.imresize import imresize, round_uint8
+from srbench.imaging.io import modcrop, read_image
+from srbench.protocol import pipeline
+from srbench.protocol.protocols import Protocol, get_protocol
+from srbench.store.results import loads
 
 
 def _images(doc, *metrics):
@@ -173,7 +176,7 @@ def test_score_missing_extra_and_wrong_size(tmp_path, capsys):
     ds = open_dataset("demo")
     folder = tmp_path / "sr"
     folder.mkdir()
-    from srbench.io import write_png
+    from srbench.imaging.io import write_png
 
     for s in ds.samples[:3]:
         hr, _ = read_image(s.hr_path)
@@ -214,7 +217,7 @@ def test_compute_on_grey_images_equals_evaluate(tmp_path, shared):
     g = modcrop(read_image(shared / "datasets" / "Set14" / "HR" / "bridge.png")[0], 2)
     assert g.ndim == 2
     (tmp_path / "g").mkdir()
-    from srbench.io import write_png
+    from srbench.imaging.io import write_png
 
     write_png(g, tmp_path / "g" / "bridge.png")
     doc = srbench.evaluate("bicubic", f"folder:{tmp_path / 'g'}", 2, metrics=("psnr", "ssim"))
@@ -273,25 +276,25 @@ def test_every_protocol_setting_is_read_by_the_pipeline_only(datasets_root, monk
         srbench.evaluate(model, "set5", 2 if model != "bicubic" or protocol != "tpsr" else 4, protocol=protocol,
                          metrics=metrics, data_root=datasets_root, limit=1)
     # protocols.py's to_dict()/replace() read fields through dataclasses.asdict/replace
-    assert readers and set().union(*readers.values()) <= {"srbench.pipeline", "srbench.protocols", "dataclasses"}, readers
+    assert readers and set().union(*readers.values()) <= {"srbench.protocol.pipeline", "srbench.protocol.protocols", "dataclasses"}, readers
     assert settings - {"lpips_version"} <= set(readers)  # every setting drives the pipeline
 
 
 def test_plan_is_picklable_and_the_unit_is_a_function_of_plan_and_sample(datasets_root):
     import pickle
 
-    plan = engine.make_plan("bicubic", "set5", 2, data_root=datasets_root, metrics=("psnr",))
+    plan = make_plan("bicubic", "set5", 2, data_root=datasets_root, metrics=("psnr",))
     again = pickle.loads(pickle.dumps(plan))
-    a = engine.evaluate_shard(plan, plan.samples[:1])
-    b = engine.evaluate_shard(again, again.samples[:1])
+    a = evaluate_shard(plan, plan.samples[:1])
+    b = evaluate_shard(again, again.samples[:1])
     assert a[0]["psnr"] == b[0]["psnr"]
-    doc = engine.aggregate(plan, engine.evaluate_shard(plan, plan.samples))
+    doc = aggregate(plan, evaluate_shard(plan, plan.samples))
     assert doc["metrics"]["psnr"] == pytest.approx(np.mean([r["psnr"] for r in doc["images"]]), abs=1e-12)
 
 
 def test_pipeline_refuses_rgb_metrics_under_a_y_only_protocol():
     with pytest.raises(SrbenchError, match="Y-only; lpips need RGB output"):
-        engine.make_plan("fsrcnn", "demo", 2, protocol="fsrcnn", metrics=("lpips",))
+        make_plan("fsrcnn", "demo", 2, protocol="fsrcnn", metrics=("lpips",))
     with pytest.raises(SrbenchError, match="is an RGB model"):
-        engine.make_plan("bicubic", "demo", 2, protocol="fsrcnn")
+        make_plan("bicubic", "demo", 2, protocol="fsrcnn")
     assert pipeline.available_inputs(get_protocol("fsrcnn")) == {"y", "nr"}

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from srbench.cli import main
-from srbench.results import loads
+from srbench.store.results import loads
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from srbench.cli import main
-from srbench.models import model_registry
+from srbench.models.registry import model_registry
 
 MODULE = textwrap.dedent('''
     import torch
-    from srbench.assets import resolve
-    from srbench.models import load_state_dict_strict, load_torch_checkpoint
+    from srbench.models.weights import load_state_dict_strict, load_torch_checkpoint
+    from srbench.store.assets import resolve
 
     class Net(torch.nn.Module):
         def __init__(self, scale):
@@ -72,12 +72,13 @@ def author_zoo(tmp_path, monkeypatch):
 
 
 def test_author_card_runs_and_matches_nearest_neighbour(author_zoo, datasets_root, capsys):
+    from fractions import Fraction
+
     import numpy as np
 
-    from srbench.imresize import imresize
-    from fractions import Fraction
-    from srbench.io import read_image
-    from srbench.metrics import compute
+    from srbench.eval.compute import compute
+    from srbench.imaging.imresize import imresize
+    from srbench.imaging.io import read_image
 
     rc = main(["run", "--model", "tiny-nn", "--set", "set5", "--scale", "2", "--data-root", str(datasets_root),
                "--out", str(author_zoo / "res"), "--format", "json", "--limit", "1"])

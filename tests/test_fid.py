@@ -134,7 +134,7 @@ def test_fid_kid_on_patches_with_refusal_and_bootstrap():
 
 def test_fid_cli_with_a_registered_network(tmp_path, capsys):
     from srbench.cli import main
-    from srbench.io import write_png
+    from srbench.imaging.io import write_png
 
     assert main(["fid", "--sr", str(tmp_path), "--hr", str(tmp_path)]) == 2
     err = capsys.readouterr().err

@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from srbench.engine import evaluate
+from srbench.eval.driver import evaluate
 
 RGB_GAIN_DB = 20 * math.log10(255 / 219)
 

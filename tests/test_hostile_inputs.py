@@ -21,7 +21,7 @@ from PIL import Image
 import srbench
 from srbench.cli import main
 from srbench.errors import SrbenchError
-from srbench.results import loads
+from srbench.store.results import loads
 
 
 def one_line_error(rc, err, *fragments, code=2):
@@ -137,8 +137,8 @@ def test_folder_set_with_an_unreadable_image_is_refused(capsys, tmp_path, demo, 
 def test_shipped_lr_pairs_by_full_name_when_stems_clash(capsys, tmp_path, demo):
     from fractions import Fraction
 
-    from srbench.imresize import imresize
-    from srbench.io import modcrop
+    from srbench.imaging.imresize import imresize
+    from srbench.imaging.io import modcrop
 
     root = tmp_path / "clash"
     (root / "HR").mkdir(parents=True)
@@ -263,7 +263,7 @@ def test_io_on_a_card_file_is_refused(capsys, tmp_path):
 
 
 def _card_text():
-    from srbench.paths import data_dir
+    from srbench.store.paths import data_dir
 
     return (data_dir("model_zoo") / "bicubic.toml").read_text()
 
@@ -367,9 +367,9 @@ def test_overshoot_the_clamp_is_for_is_tolerated(capsys, tmp_path, hostile_model
     import torch
     import torch.nn.functional as F
 
-    from srbench.color import rgb_to_y
-    from srbench.engine import make_plan
-    from srbench.pipeline import load, make_lr
+    from srbench.eval.plan import make_plan
+    from srbench.imaging.color import rgb_to_y
+    from srbench.protocol.pipeline import load, make_lr
 
     plan = make_plan("bicubic", "demo", 2, metrics=("psnr",), limit=1)
     loaded = load(plan.protocol, plan.samples[0], 2)
@@ -537,7 +537,7 @@ def test_compute_and_evaluate_keep_giving_the_right_number(photo):
     # the checks above refuse nothing valid: a grey HR with an RGB SR is a grey source, as in evaluate
     rng = np.random.default_rng(0)
     noisy = np.clip(photo.astype(int) + rng.integers(-3, 4, photo.shape), 0, 255).astype(np.uint8)
-    from srbench.color import rgb_to_y
+    from srbench.imaging.color import rgb_to_y
 
     a, b = rgb_to_y(noisy)[4:-4, 4:-4], rgb_to_y(photo)[4:-4, 4:-4]
     assert srbench.compute("psnr", noisy, photo, scale=4) == pytest.approx(
@@ -558,7 +558,7 @@ def test_srbench_score_stays_callable(tmp_path):
     for _ in range(2):  # the submodule srbench.score once shadowed the function after the first call
         with pytest.raises(SrbenchError, match="not a directory"):
             srbench.score(tmp_path / "nope", "demo", 2)
-    import srbench.score as module
+    import srbench.eval.score as module
 
     assert callable(srbench.score) and module.score_plan
 
@@ -654,7 +654,7 @@ class _FullDisk:
 def test_full_disk_while_creating_the_lock_is_one_line(capsys, tmp_path, monkeypatch, when):
     import errno
 
-    from srbench import results
+    from srbench.store import results
 
     def fake_open(file, mode="r", *a, **k):
         if str(file).endswith(".lock"):

@@ -12,8 +12,9 @@ import pytest
 
 from srbench.cli import main
 from srbench.errors import SrbenchError
-from srbench.models import build_model, get_card
+from srbench.models.builder import build_model
 from srbench.models.imdn import IMDN
+from srbench.models.registry import get_card
 
 # (--arch overrides, parameter count, where the thesis prints it)
 THESIS = [

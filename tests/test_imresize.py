@@ -5,8 +5,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from srbench.imresize import imresize, output_size, round_uint8
-from srbench.io import modcrop, read_image
+from srbench.imaging.imresize import imresize, output_size, round_uint8
+from srbench.imaging.io import modcrop, read_image
 
 
 @pytest.mark.parametrize("name, scale", [

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from srbench.engine import evaluate
-from srbench.imresize import imresize
-from srbench.inference import run_model
-from srbench.io import read_image
-from srbench.models import build_model, get_card
+from srbench.eval.driver import evaluate
+from srbench.imaging.imresize import imresize
+from srbench.imaging.io import read_image
+from srbench.models.builder import build_model
+from srbench.models.registry import get_card
+from srbench.sources.inference import run_model
 
 CPU = torch.device("cpu")
 

@@ -8,7 +8,7 @@ import pytest
 from scipy.ndimage import correlate
 
 from srbench.metrics.fidelity import ssim, ssim_matlab
-from srbench.protocols import get_protocol
+from srbench.protocol.protocols import get_protocol
 
 
 def _matlab_ssim_reference(a, b, L=255.0):
@@ -47,7 +47,7 @@ def test_lapsrn_protocol_settings():
     ("b100", 3, 28.53, 0.791),       # ICLR 2019 efficiency study Table 3, FSRCNN row
 ])
 def test_fsrcnn_cells_of_later_papers_are_lapsrn_evaluations(datasets_root, dataset, scale, psnr, ssim_printed):
-    from srbench.engine import evaluate
+    from srbench.eval.driver import evaluate
 
     doc = evaluate("fsrcnn", dataset, scale, protocol="lapsrn", data_root=datasets_root, workers=2)
     assert round(doc["metrics"]["psnr"], 2) == psnr

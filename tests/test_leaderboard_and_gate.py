@@ -87,7 +87,7 @@ def test_leaderboard_writes_tables_per_protocol_and_check_detects_staleness(bicu
 
 
 def test_pareto_front():
-    from srbench.plots import pareto_front
+    from srbench.report.plots import pareto_front
 
     pts = [(1.0, 30.0), (2.0, 31.0), (3.0, 30.5), (4.0, 32.0), (0.5, 29.0)]
     assert pareto_front(pts, higher_is_better=True) == [4, 0, 1, 3]
@@ -95,8 +95,8 @@ def test_pareto_front():
 
 
 def test_paper_protocol_differences_count_grey_handling_only_on_sets_with_grey_images():
-    from srbench.leaderboard import _protocol_differences
-    from srbench.protocols import get_protocol
+    from srbench.protocol.protocols import get_protocol
+    from srbench.report.leaderboard import _protocol_differences
 
     doc = {"protocol": get_protocol("matlab").to_dict(), "n_images": 2,
            "images": [{"name": "a", "gray": False}, {"name": "b", "gray": False}]}

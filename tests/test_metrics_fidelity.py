@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from srbench.color import rgb_to_y
-from srbench.imresize import imresize
-from srbench.io import modcrop, read_image
-from srbench.metrics import METRICS, compute
+from srbench.eval.compute import compute
+from srbench.imaging.color import rgb_to_y
+from srbench.imaging.imresize import imresize
+from srbench.imaging.io import modcrop, read_image
 from srbench.metrics.fidelity import ssim
+from srbench.metrics.registry import METRICS
 
 
 @pytest.fixture(scope="module")

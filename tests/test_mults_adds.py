@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srbench.complexity import count_params
-from srbench.mults_adds import count_mults_adds, count_mults_adds_at
+from srbench.cost.complexity import count_params
+from srbench.cost.mults_adds import count_mults_adds, count_mults_adds_at
 
 RGB_MEAN = (0.4488, 0.4371, 0.4040)
 
@@ -157,8 +157,8 @@ def test_single_conv_rules():
 
 
 def test_profile_mults_adds_on_zoo_models():
-    from srbench.complexity import profile
-    from srbench.models import get_card
+    from srbench.cost.complexity import profile
+    from srbench.models.registry import get_card
 
     # FSRCNN: every conv has a bias and there is no fixed conv, so mults = adds = srbench's Mult-Adds.
     doc = profile(get_card("fsrcnn"), 3, "hr720", mults_adds=True)

@@ -71,8 +71,8 @@ def test_the_2d_order_of_the_conditioning_check_is_matlabs():
 
 
 def test_rgb2ycbcr_uint8_rounds_ties_in_matlab_order():
-    from srbench.color import rgb_to_y_uint8
-    from srbench.imresize import round_uint8
+    from srbench.imaging.color import rgb_to_y_uint8
+    from srbench.imaging.imresize import round_uint8
 
     rng = np.random.default_rng(4)
     rgb = rng.integers(0, 256, (300, 300, 3)).astype(np.uint8)

@@ -18,9 +18,9 @@ import torch
 from torch import nn
 
 from srbench.cli import main
-from srbench.complexity import build_for_counting, profile
-from srbench.models import get_card, list_models
-from srbench.ntire_counting import ntire2022_counts
+from srbench.cost.complexity import build_for_counting, profile
+from srbench.cost.ntire import ntire2022_counts
+from srbench.models.registry import get_card, list_models
 
 SIZE = 256
 # Families whose official PyTorch code has two frozen MeanShift nn.Conv2d(3, 3, 1) (bias) that

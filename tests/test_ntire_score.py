@@ -11,10 +11,15 @@ import numpy as np
 import pytest
 
 from srbench.cli import main
-from srbench.metrics import compute
-from srbench.models import get_card
-from srbench.ntire_score import counts, final_score, get_challenge, psnr_from_results
-from srbench.protocols import get_protocol
+from srbench.cost.ntire_score import (
+    counts,
+    final_score,
+    get_challenge,
+    psnr_from_results,
+)
+from srbench.eval.compute import compute
+from srbench.models.registry import get_card
+from srbench.protocol.protocols import get_protocol
 
 E2 = math.e ** 2  # every baseline scores exp(2 * 1) on each metric
 

@@ -21,16 +21,17 @@ from onnx import TensorProto, helper
 
 from srbench import __version__
 from srbench.cli import main
-from srbench.color import rgb_to_y
 from srbench.commands import export as export_cmd
 from srbench.datasets import open_dataset
+from srbench.deploy.onnx_export import TOLERANCE, demo_inputs, export_onnx
+from srbench.deploy.onnx_model import OnnxSR, read_metadata
 from srbench.errors import SrbenchError
-from srbench.imresize import imresize, round_uint8
-from srbench.io import modcrop, read_image, to_rgb
+from srbench.imaging.color import rgb_to_y
+from srbench.imaging.imresize import imresize, round_uint8
+from srbench.imaging.io import modcrop, read_image, to_rgb
 from srbench.metrics.fidelity import psnr
-from srbench.models import build_model, get_card, list_models
-from srbench.models.onnx_model import OnnxSR, read_metadata
-from srbench.onnx_export import TOLERANCE, demo_inputs, export_onnx
+from srbench.models.builder import build_model
+from srbench.models.registry import get_card, list_models
 
 # Why each model that cannot become an ONNX graph is refused (asserted on the message).
 NOT_EXPORTABLE = {

@@ -18,18 +18,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srbench import assets
-from srbench.assets import resolve
-from srbench.color import rgb_to_y
 from srbench.errors import AssetMissingError, SrbenchError
-from srbench.imresize import round_uint8
-from srbench import pipeline
-from srbench.metrics import build_metric as _build_metric
-from srbench.metrics import get_metric
+from srbench.imaging.color import rgb_to_y
+from srbench.imaging.imresize import round_uint8
 from srbench.metrics import lpips as srb_lpips
 from srbench.metrics import ma as srb_ma
 from srbench.metrics import niqe as srb_niqe
-from srbench.protocols import get_protocol
+from srbench.metrics.registry import build_metric as _build_metric
+from srbench.metrics.registry import get_metric
+from srbench.protocol import pipeline
+from srbench.protocol.protocols import get_protocol
+from srbench.store import assets
+from srbench.store.assets import resolve
 
 NAMES = ("I03", "I04", "I06", "I08", "I19")
 
@@ -220,7 +220,7 @@ def test_aggd_fit_equals_official_transcription():
 
 
 def test_niqe_half_scale_is_matlab_imresize():
-    from srbench.imresize import imresize
+    from srbench.imaging.imresize import imresize
 
     rng = np.random.default_rng(3)
     for shape in ((96, 96), (192, 288), (288, 96)):
@@ -467,7 +467,7 @@ def test_tpsr_paper_lpips_is_the_official_vgg_lpips_on_unshaved_images(datasets_
     import json
 
     from srbench.cli import main
-    from srbench.io import modcrop, read_image
+    from srbench.imaging.io import modcrop, read_image
 
     ckpt = _vgg_ckpt()
     assert main(["run", "--model", "tpsr-d2", "--set", "set5", "--protocol", "paper", "--metrics", "lpips",

@@ -10,9 +10,9 @@ pytest.importorskip("onnxruntime")
 
 from onnx import TensorProto, helper
 
-from srbench.pipeline import IOConvention
-from srbench.precision import backend_of, precision_label, precision_of
-from srbench.sources import OnnxSource
+from srbench.protocol.pipeline import IOConvention
+from srbench.report.precision import backend_of, precision_label, precision_of
+from srbench.sources.source import OnnxSource
 
 
 def _graph(path, qdq: bool):

@@ -12,9 +12,14 @@ import torch
 from torch import nn
 
 from srbench.cli import main
-from srbench.complexity import CONVENTIONS, NTIRE_CONVENTIONS, build_for_counting, count_ops
+from srbench.cost.complexity import (
+    CONVENTIONS,
+    NTIRE_CONVENTIONS,
+    build_for_counting,
+    count_ops,
+)
 from srbench.errors import SrbenchError
-from srbench.models import get_card, list_models
+from srbench.models.registry import get_card, list_models
 
 pytest.importorskip("fvcore")  # ntire2024 counts FLOPs with fvcore
 

@@ -13,8 +13,8 @@ import tomllib
 
 import pytest
 
-from srbench.models import get_card, list_models
-from srbench.paths import data_dir
+from srbench.models.registry import get_card, list_models
+from srbench.store.paths import data_dir
 
 TPSR = "TPSR supplement, Table 1"
 FALSR = "FALSR paper, Table I"

@@ -13,15 +13,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srbench.color import rgb_to_y
 from srbench.datasets import open_dataset
+from srbench.deploy.int8_recipes import RECIPES, Int8Recipe, cpu_has_vnni, get_recipe
+from srbench.deploy.quantize import KeptFloat, ReplicatePad2d, quantize_int8
 from srbench.errors import SrbenchError
-from srbench.imresize import imresize
-from srbench.int8_recipes import RECIPES, Int8Recipe, cpu_has_vnni, get_recipe
-from srbench.io import modcrop, read_image, to_rgb
-from srbench.models import build_model, get_card
+from srbench.imaging.color import rgb_to_y
+from srbench.imaging.imresize import imresize
+from srbench.imaging.io import modcrop, read_image, to_rgb
+from srbench.models.builder import build_model
 from srbench.models.imdn import IMDN
-from srbench.quantize import KeptFloat, ReplicatePad2d, quantize_int8
+from srbench.models.registry import get_card
 
 
 def _psnr01(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -238,7 +239,7 @@ def test_each_recipe_is_deterministic_and_recorded(name):
 def test_percentile_observer_clips_outliers_and_minmax_does_not():
     from torch.ao.quantization.observer import MinMaxObserver
 
-    from srbench.quantize import PercentileObserver
+    from srbench.deploy.quantize import PercentileObserver
 
     x = torch.cat([torch.linspace(0, 1, 100_000), torch.tensor([50.0])])
     pct, mm = PercentileObserver(percentile=99.9), MinMaxObserver()
@@ -276,8 +277,8 @@ def test_falsr_quantises_the_y_network_only(shared):
 @pytest.mark.parametrize("name", [n for n, r in RECIPES.items() if r.backend == "onnxruntime"])
 def test_onnxruntime_recipe_is_deterministic_and_agrees_with_torch_ao(shared, name):
     pytest.importorskip("onnxruntime")
-    from srbench.models.onnx_model import OnnxSR
-    from srbench.onnx_quantize import quantize_onnx_int8
+    from srbench.deploy.onnx_model import OnnxSR
+    from srbench.deploy.onnx_quantize import quantize_onnx_int8
 
     card = get_card("fsrcnn-s")
     model = build_model(card, 2)

@@ -13,7 +13,14 @@ import torch
 from torch import nn
 
 from srbench.cli import main
-from srbench.runtime import MIB, cpu_peak_memory, rss_increase, rss_peak_available, time_forward, time_set
+from srbench.cost.runtime import (
+    MIB,
+    cpu_peak_memory,
+    rss_increase,
+    rss_peak_available,
+    time_forward,
+    time_set,
+)
 
 needs_rss = pytest.mark.skipif(not rss_peak_available(), reason="no /proc/self/clear_refs (Linux only)")
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
@@ -97,9 +104,9 @@ def test_cli_prints_both_methods_with_median_and_iqr(capsys):
 def test_cli_times_the_lr_images_of_a_set(shared, capsys):
     from srbench.commands.profile import _set_inputs
     from srbench.datasets import open_dataset
-    from srbench.imresize import imresize
-    from srbench.io import modcrop, read_image
-    from srbench.models import get_card
+    from srbench.imaging.imresize import imresize
+    from srbench.imaging.io import modcrop, read_image
+    from srbench.models.registry import get_card
 
     root = shared / "datasets"
     xs = _set_inputs(get_card("imdn-rtc"), 2, "set5", root, 2, torch.float32)

@@ -11,7 +11,12 @@ import pytest
 from srbench.commands import pareto as pareto_cmd
 from srbench.commands import tradeoff as tradeoff_cmd
 from srbench.errors import SrbenchError
-from srbench.tradeoff import parse_amount, pareto_table, tradeoff_metrics, tradeoff_table
+from srbench.report.tradeoff import (
+    pareto_table,
+    parse_amount,
+    tradeoff_metrics,
+    tradeoff_table,
+)
 
 # ICLR 2019 study, Table 1 (x2): model: (params K, Mult-Adds G, Set5, Set14, B100, Urban100 PSNR,
 # published Mult-Adds saved (G) and params saved (K) per 0.01 dB); bl is the reference.
@@ -190,7 +195,7 @@ def test_mixed_conventions_never_compared():
 
 def test_precisions_and_int8_recipes_are_never_ranked_together(tmp_path, capsys):
     from srbench.cli import main
-    from srbench.precision import select_precision
+    from srbench.report.precision import select_precision
 
     fp32 = [_doc("a", "set5", 2, 38.0, 10, 1000), _doc("b", "set5", 2, 37.0, 5, 500)]
     int8 = []

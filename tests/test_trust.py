@@ -20,7 +20,7 @@ from PIL import Image
 import srbench
 from srbench.cli import main
 from srbench.errors import SrbenchError
-from srbench.results import ResultStore, loads
+from srbench.store.results import ResultStore, loads
 
 DEMO = ["--set", "demo", "--scale", "2", "--workers", "1"]
 
@@ -188,9 +188,9 @@ def test_a_second_run_on_the_same_result_stops_and_keeps_the_first_runs_journal(
 
 
 def _interrupted(capsys, tmp_path, monkeypatch, at: int):
-    from srbench import engine
+    from srbench.eval import unit
 
-    real = engine.process_image
+    real = unit.process_image
     calls = []
 
     def counting(plan, sample, runtime=None):
@@ -199,9 +199,9 @@ def _interrupted(capsys, tmp_path, monkeypatch, at: int):
             raise KeyboardInterrupt
         return real(plan, sample, runtime)
 
-    monkeypatch.setattr(engine, "process_image", counting)
+    monkeypatch.setattr(unit, "process_image", counting)
     assert run(capsys, out=tmp_path)[0] == 130
-    monkeypatch.setattr(engine, "process_image", real)
+    monkeypatch.setattr(unit, "process_image", real)
     (journal,) = tmp_path.glob("*.partial.jsonl")
     return journal
 
@@ -315,7 +315,7 @@ def test_corrupt_result_under_resume(capsys, tmp_path):
 
 
 def test_card_name_clash_is_one_line(capsys, tmp_path, monkeypatch):
-    from srbench.models import model_registry
+    from srbench.models.registry import model_registry
 
     (tmp_path / "mine.toml").write_text(
         '[models.my-sr]\nfamily = "x"\nbuilder = "m:b"\nscales = [2]\naliases = ["imdn"]\n')

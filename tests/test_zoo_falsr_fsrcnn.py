@@ -17,14 +17,15 @@ import pytest
 import scipy.io
 import torch
 
-from srbench.assets import Asset
-from srbench.complexity import count_ops, count_params, count_weights
+from srbench.cost.complexity import count_ops, count_params, count_weights
 from srbench.errors import SrbenchError
-from srbench.imresize import imresize
-from srbench.io import read_image
-from srbench.models import build_model, get_card
+from srbench.imaging.imresize import imresize
+from srbench.imaging.io import read_image
+from srbench.models.builder import build_model
 from srbench.models.falsr import ARCHS, FALSR, arch_from_graph, depth_to_space
+from srbench.models.registry import get_card
 from srbench.models.tf_graph import _graphdef_class, parse_graph, read_graph
+from srbench.store.assets import Asset
 
 VARIANTS = ("A", "B", "C")
 FSRCNN_CASES = [(n, s) for n in ("fsrcnn", "fsrcnn-s") for s in (2, 3, 4)]
@@ -409,7 +410,7 @@ def test_fsrcnn_mat_of_the_wrong_shape_is_a_clear_error(shared, tmp_path, monkey
 
 @pytest.mark.parametrize("name,scale", sorted(SET5))
 def test_set5_reproduces_spec(datasets_root, name, scale):
-    from srbench.engine import evaluate
+    from srbench.eval.driver import evaluate
 
     protocol, want_psnr, want_ssim, paper = SET5[(name, scale)]
     result = evaluate(name, "set5", scale, protocol="paper", data_root=datasets_root)

@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 import torch
 
-from srbench.assets import Asset
 from srbench.errors import SrbenchError
-from srbench.imresize import imresize
-from srbench.io import modcrop, read_image
-from srbench.models import build_model, get_card
+from srbench.imaging.imresize import imresize
+from srbench.imaging.io import modcrop, read_image
+from srbench.models.builder import build_model
 from srbench.models.imdn import IMDN, IMDN_AS
+from srbench.models.registry import get_card
+from srbench.store.assets import Asset
 
 # Every (card, scale) of this family.
 CASES = [("imdn", 2), ("imdn", 3), ("imdn", 4), ("imdn-rtc", 2), ("imdn-as", 4), ("carn-m", 2),
@@ -75,7 +76,7 @@ def test_param_count_matches_spec(name, scale):
 
 
 def test_tpsr_x2_architecture():
-    from srbench.complexity import count_ops
+    from srbench.cost.complexity import count_ops
     from srbench.models.tpsr import TPSRWrapper
 
     model = TPSRWrapper(scale=2)
@@ -89,7 +90,7 @@ def test_tpsr_x2_architecture():
 
 @pytest.mark.parametrize("name,scale", sorted(SPEC_MULTADDS_HR720))
 def test_multadds_match_published(name, scale):
-    from srbench.complexity import profile
+    from srbench.cost.complexity import profile
 
     prof = profile(get_card(name), scale, convention="hr720")
     # Published figures have one decimal (0.01 for TPSR); IMDN's x3 figure (71.5) matches a 427x240
@@ -251,7 +252,7 @@ def test_generated_lr_equals_tpsr_official_lr(shared, datasets_root):
 
 @pytest.mark.parametrize("name,scale", sorted(SPEC_SET5))
 def test_set5_reproduces_spec(datasets_root, name, scale):
-    from srbench.engine import evaluate
+    from srbench.eval.driver import evaluate
 
     protocol, want_psnr, want_ssim, paper = SPEC_SET5[(name, scale)]
     result = evaluate(name, "set5", scale, protocol=protocol, data_root=datasets_root)
@@ -265,7 +266,7 @@ def test_set5_reproduces_spec(datasets_root, name, scale):
 @pytest.mark.parametrize("name,scale", sorted(MANIFEST_SET5_ROUNDED_Y))
 def test_set5_reproduces_manifest_rounded_y(datasets_root, name, scale):
     # SPEC's CARN-M row (and MANIFEST's IMDN/RTC values) were measured with Y rounded to uint8.
-    from srbench.engine import evaluate
+    from srbench.eval.driver import evaluate
 
     result = evaluate(name, "set5", scale, protocol="rounded-y", data_root=datasets_root)
     assert abs(result["metrics"]["psnr"] - MANIFEST_SET5_ROUNDED_Y[(name, scale)]) <= 0.005
@@ -274,7 +275,7 @@ def test_set5_reproduces_manifest_rounded_y(datasets_root, name, scale):
 def test_imdn_b100_x4_reproduces_the_paper(datasets_root):
     # Beyond Set5: B100 (100 images, one per-set mean) under the canonical protocol, against the
     # IMDN paper's table (27.56 / 0.7353), read from the card.
-    from srbench.engine import evaluate
+    from srbench.eval.driver import evaluate
 
     paper = get_card("imdn").published_for("b100", 4)
     result = evaluate("imdn", "b100", 4, protocol="matlab", data_root=datasets_root)

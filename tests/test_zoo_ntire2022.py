@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 import torch
 
-from srbench.complexity import count_params
+from srbench.cost.complexity import count_params
 from srbench.errors import SrbenchError
-from srbench.models import build_model, get_card
+from srbench.models.builder import build_model
+from srbench.models.registry import get_card
 
 NAMES = ["imdn-ntire", "rfdn", "rlfn", "bsrn-s"]
 
@@ -99,8 +100,8 @@ def test_official_checkpoint_loads_strictly(shared, name):
 
 
 def test_imdn_kair_keys_map_one_to_one(shared):
-    from srbench.models import load_torch_checkpoint
     from srbench.models.imdn_kair import kair_to_srbench
+    from srbench.models.weights import load_torch_checkpoint
 
     state = load_torch_checkpoint(shared / "weights" / "ntire2022" / "imdn_baseline.pth", "imdn_baseline")
     mapped = kair_to_srbench(state)
@@ -143,7 +144,7 @@ def test_wrong_checkpoint_is_a_clear_error(shared, name, wrong, match):
 @pytest.mark.slow  # 10-25 s per model on 2 CPU cores
 @pytest.mark.parametrize("name", NAMES)
 def test_set5_reproduces_the_official_code(datasets_root, name):
-    from srbench.engine import evaluate
+    from srbench.eval.driver import evaluate
 
     psnr, ssim = OFFICIAL_SET5[name]
     result = evaluate(name, "set5", 4, data_root=datasets_root)

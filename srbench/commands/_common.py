@@ -7,8 +7,8 @@ import re
 import shlex
 import sys
 
-from ..errors import SrbenchError
-from ..formatting import FORMATS, render
+from srbench.errors import SrbenchError
+from srbench.report.formatting import FORMATS, render
 
 
 def split_list(value: str | None, option: str = "the list") -> list[str]:
@@ -55,7 +55,7 @@ def add_execution(parser) -> None:
 
 @contextlib.contextmanager
 def executor_from_args(args):
-    from ..executors import make_executor, usable_cores
+    from srbench.eval.executors import make_executor, usable_cores
 
     workers = args.workers if args.workers is not None else usable_cores()
     if workers < 1:
@@ -90,8 +90,8 @@ def command_line() -> str | None:
 
 
 def table_rows(docs: list[dict]) -> list[dict]:
-    from ..metrics import METRICS
-    from ..precision import backend_of, precision_label
+    from srbench.metrics.registry import METRICS
+    from srbench.report.precision import backend_of, precision_label
 
     metric_names: list[str] = []
     for d in docs:

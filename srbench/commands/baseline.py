@@ -14,9 +14,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..errors import SrbenchError
-    from ..regression import make_baseline
-    from ..results import load_results, write_json_atomic
+    from srbench.errors import SrbenchError
+    from srbench.report.gate import make_baseline
+    from srbench.store.results import load_results, write_json_atomic
 
     docs = load_results(args.results)
     if not docs:

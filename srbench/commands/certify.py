@@ -19,9 +19,9 @@ def _figure(x, relative: bool) -> str:
 
 
 def run(args) -> int:
-    from ..certify import certify
-    from ..metrics import get_metric
-    from ..results import dumps
+    from srbench.eval.certify import certify
+    from srbench.metrics.registry import get_metric
+    from srbench.store.results import dumps
 
     names = [get_metric(m.strip()).name for m in args.metrics.split(",")] if args.metrics else None
     reports = certify(names, args.device)
@@ -39,6 +39,6 @@ def run(args) -> int:
                     if r["flagged"] else "")
             lines.append(f"{r['metric']:<11} {r['status']:<7} {len(r['rows']):>6} "
                          f"{_figure(r.get('max_abs_delta'), rel):>12} {_figure(r['tolerance'], rel):>10}  {note}")
-        lines.append(f"certificate v{reports[0]['version'] if reports else '?'}; sources in srbench/certificates.toml")
+        lines.append(f"certificate v{reports[0]['version'] if reports else '?'}; sources in srbench/metrics/certificates.toml")
         print("\n".join(lines))
     return 1 if any(r["status"] == "FAIL" for r in reports) else 0

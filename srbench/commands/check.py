@@ -12,7 +12,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..regression import check
+    from srbench.report.gate import check
 
     text, ok = check(args.baseline, args.results, args.tol)
     print(text)

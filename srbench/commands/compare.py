@@ -1,7 +1,7 @@
 """``srbench compare A B``: is A better than B, per set and metric (paired over the same images)?
 
 A and B are result files or model names looked up in ``--results``; the statistics are
-:func:`srbench.compare`'s (``srbench/significance.py``), and ``--format json`` prints its numbers.
+:func:`srbench.compare`'s (``srbench/report/significance.py``), and ``--format json`` prints its numbers.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..errors import SrbenchError
-from ..formatting import render
-from ..significance import CONFIDENCE, N_RESAMPLES, SEED
-from ._common import add_format, parse_scales, split_list
+from srbench.commands._common import add_format, parse_scales, split_list
+from srbench.errors import SrbenchError
+from srbench.report.formatting import render
+from srbench.report.significance import CONFIDENCE, N_RESAMPLES, SEED
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def select(arg: str, args, what: str, precision_default: str | None = "fp32", al
     """The results ``arg`` names (a result file, or a model in ``args.results``), narrowed by
     --set / --scale / --protocol / --precision (results looked up by name: ``precision_default``);
     none is an error unless ``allow_empty``."""
-    from ..results import load_results
+    from srbench.store.results import load_results
 
     sets = split_list(args.sets, "--set") if args.sets is not None else None
     scales = parse_scales(args.scale) if args.scale is not None else None
@@ -98,7 +98,7 @@ def pairs(args) -> tuple[list[tuple[dict, dict]], list[str]]:
     """(A, B) result pairs, one per set and scale of A, B taken under A's protocol and precision, and
     the sets and scales B lacks (an error when --set and --scale named them); several results of one
     side for a set and scale are an error asking for a narrower selection."""
-    from ..report import set_order
+    from srbench.report.tables import set_order
 
     run_b = getattr(args, "run_missing", False)
     if run_b and _is_file(args.b):
@@ -137,7 +137,7 @@ def pairs(args) -> tuple[list[tuple[dict, dict]], list[str]]:
 
 def _run_missing(args, a: dict) -> dict:
     """Model B evaluated like result A (set, scale, protocol, precision, limit, metrics), written to --results."""
-    from ..engine import evaluate
+    from srbench.eval.driver import evaluate
 
     log.info("running %s on %s x%s (protocol %s, %s) into %s", args.b, a["dataset"], a["scale"], a["protocol"]["name"],
              _precision(a), args.results)
@@ -152,7 +152,7 @@ def _p(p: float) -> str:
 
 
 def table_rows(comps, raw: bool = False) -> list[dict]:
-    from ..significance import decimals
+    from srbench.report.significance import decimals
 
     rows = []
     for c in comps:
@@ -174,7 +174,7 @@ def table_rows(comps, raw: bool = False) -> list[dict]:
 
 
 def run(args) -> int:
-    from ..significance import compare
+    from srbench.report.significance import compare
 
     metrics = split_list(args.metrics, "--metrics") if args.metrics is not None else None
     todo, skipped = pairs(args)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import SrbenchError
-from ..files import ensure_dir
-from ..results import safe_label
-from ._common import split_list
+from srbench.commands._common import split_list
+from srbench.errors import SrbenchError
+from srbench.store.files import ensure_dir
+from srbench.store.results import safe_label
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,8 +35,8 @@ def _box(text: str) -> tuple[int, int, int, int]:
 
 
 def run(args) -> int:
-    from ..datasets import open_dataset
-    from ..registry import did_you_mean
+    from srbench.datasets import open_dataset
+    from srbench.registry import did_you_mean
 
     x, y, w, h = _box(args.box)
     ds = open_dataset(args.dataset, args.data_root)
@@ -64,10 +64,11 @@ def sr_panel(model, ds, sample, scale: int, protocol: str | None, metrics: list[
              precision: str = "fp32"):
     """(panel title, SR RGB uint8, modcropped HR RGB uint8, {metric: whole-image value}) of ``model`` on
     one image of ``ds``, through the evaluation pipeline (a grey SR replicated to RGB like its HR)."""
-    from .. import pipeline
-    from ..engine import make_plan, process_image, runtime_for
-    from ..io import to_rgb
-    from ..metrics import get_metric
+    from srbench.eval.plan import make_plan
+    from srbench.eval.unit import process_image, runtime_for
+    from srbench.imaging.io import to_rgb
+    from srbench.metrics.registry import get_metric
+    from srbench.protocol import pipeline
 
     plan = make_plan(model, ds, scale, protocol=protocol, metrics=metrics, device=device, precision=precision,
                      only={sample.name})
@@ -106,7 +107,7 @@ def draw_grid(cells, cols: int, title: str, out: Path) -> Path:
 
 def _hr_of(plan, sample):
     """The modcropped HR as an RGB image (what the panels are compared with)."""
-    from .. import pipeline
-    from ..io import to_rgb
+    from srbench.imaging.io import to_rgb
+    from srbench.protocol import pipeline
 
     return to_rgb(pipeline.load(plan.protocol, sample, plan.scale, plan.source.io.same_size).hr)

@@ -4,7 +4,7 @@ Prints one line (``--json`` for the whole report); the graph takes any input siz
 ``--fixed-shape``.
 
 The file carries the model's I/O convention (colour, input range, scale, same_size, model name,
-srbench version, weights sha256) in its metadata_props; ``srbench.models.onnx_model`` reads it back.
+srbench version, weights sha256) in its metadata_props; ``srbench.deploy.onnx_model`` reads it back.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ FORMATS = ("onnx",)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..onnx_export import DEFAULT_OPSET, EXAMPLE_LR
+    from srbench.deploy.onnx_export import DEFAULT_OPSET, EXAMPLE_LR
 
     p.add_argument("--model", required=True, help="zoo model name (srbench list models)")
     p.add_argument("--scale", type=int, help="scale (default: the model's only or default scale)")
@@ -30,9 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..engine import resolve_scale
-    from ..models import get_card
-    from ..onnx_export import export_onnx
+    from srbench.deploy.onnx_export import export_onnx
+    from srbench.eval.plan import resolve_scale
+    from srbench.models.registry import get_card
 
     card = get_card(args.model)
     report = export_onnx(card.name, resolve_scale(card, args.scale), args.out, opset=args.opset,

@@ -12,7 +12,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..errors import SrbenchError
+from srbench.errors import SrbenchError
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def fetch_model(name: str) -> list[Path]:
-    from ..assets import resolve
-    from ..models import get_card
+    from srbench.models.registry import get_card
+    from srbench.store.assets import resolve
 
     card = get_card(name)
     paths = []
@@ -47,7 +47,7 @@ def fetch_model(name: str) -> list[Path]:
 
 
 def fetch_metric(name: str) -> dict:
-    from ..metrics import build_metric, get_metric
+    from srbench.metrics.registry import build_metric, get_metric
 
     files = build_metric(get_metric(name).name).assets()  # resolves (downloads) every file it uses
     for f, sha in files.items():
@@ -56,8 +56,8 @@ def fetch_metric(name: str) -> dict:
 
 
 def fetch_dataset(name: str, root: Path) -> Path:
-    from ..assets import download, sha256_of
-    from ..datasets import DATASETS, load_manifest
+    from srbench.datasets import DATASETS, load_manifest
+    from srbench.store.assets import download, sha256_of
 
     card = DATASETS.get(name)
     if card.kind == "demo":
@@ -80,9 +80,9 @@ def fetch_dataset(name: str, root: Path) -> Path:
 
 
 def register(path: str, as_name: str | None) -> None:
-    from ..assets import register_file
-    from ..metrics.fid import load_inception
-    from ..metrics.ma import load_ma_model
+    from srbench.metrics.fid import load_inception
+    from srbench.metrics.ma import load_ma_model
+    from srbench.store.assets import register_file
 
     if as_name is None:
         raise SrbenchError("--file needs --as (what the file is): " + ", ".join(REGISTRABLE))
@@ -96,10 +96,10 @@ def register(path: str, as_name: str | None) -> None:
 
 
 def run(args) -> int:
-    from ..datasets import default_root
-    from ..metrics import METRICS
-    from ..models import list_models
-    from ._common import split_list
+    from srbench.commands._common import split_list
+    from srbench.datasets import default_root
+    from srbench.metrics.registry import METRICS
+    from srbench.models.registry import list_models
 
     if args.as_name and not args.file:
         raise SrbenchError("--as goes with --file")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 import logging
 
-from ..errors import SrbenchError
+from srbench.errors import SrbenchError
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..metrics.fid import MIN_PATCHES
+    from srbench.metrics.fid import MIN_PATCHES
 
     p.add_argument("--sr", required=True, help="folder of SR images")
     p.add_argument("--hr", required=True, help="folder of HR images (matched to the SR images by file stem)")
@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _pairs(sr_dir, hr_dir):
     from pathlib import Path
 
-    from ..io import IMAGE_EXTENSIONS, read_image, to_rgb
+    from srbench.imaging.io import IMAGE_EXTENSIONS, read_image, to_rgb
 
     def images(folder):
         folder = Path(folder)
@@ -47,8 +47,8 @@ def _pairs(sr_dir, hr_dir):
 
 
 def run(args) -> int:
-    from ..metrics.fid import InceptionFeatures, fid_kid
-    from ..results import dumps
+    from srbench.metrics.fid import InceptionFeatures, fid_kid
+    from srbench.store.results import dumps
 
     net = InceptionFeatures(args.device)
     result = fid_kid(list(_pairs(args.sr, args.hr)), net, patch=args.patch, min_patches=args.min_patches,

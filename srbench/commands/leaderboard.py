@@ -17,11 +17,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from .. import leaderboard
-    from ..errors import SrbenchError
-    from ..files import write_text
-    from ..report import group
-    from ..results import load_result_files
+    from srbench.errors import SrbenchError
+    from srbench.report import leaderboard
+    from srbench.report.tables import group
+    from srbench.store.files import write_text
+    from srbench.store.results import load_result_files
 
     results = load_result_files(args.results)
     if not results:
@@ -40,7 +40,7 @@ def run(args) -> int:
     for name, text in files.items():
         write_text(out / name, text)
     if not args.no_plots:
-        from ..plots import draw_all
+        from srbench.report.plots import draw_all
 
         draw_all([t for t in group(results) if t.precision == "fp32"], out)
     log.info("wrote %d markdown files to %s", len(files), out)

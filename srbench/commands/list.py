@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..formatting import render
-from ._common import add_format
+from srbench.commands._common import add_format
+from srbench.report.formatting import render
 
 KINDS = ("models", "datasets", "metrics", "protocols")
 
@@ -16,7 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _models() -> list[dict]:
-    from ..models import get_card, list_models
+    from srbench.models.registry import get_card, list_models
 
     rows = []
     for name in list_models():
@@ -30,7 +30,7 @@ def _models() -> list[dict]:
 
 
 def _datasets() -> list[dict]:
-    from ..datasets import DATASETS
+    from srbench.datasets import DATASETS
 
     return [{"name": n, "aliases": ",".join(DATASETS.aliases_of(n)), "title": DATASETS.get(n).title,
              "manifest": DATASETS.get(n).manifest or "-", "source": DATASETS.get(n).paper} for n in DATASETS.names()] + [
@@ -40,8 +40,8 @@ def _datasets() -> list[dict]:
 
 
 def _metrics() -> list[dict]:
-    from ..certify import certificate_info
-    from ..metrics import METRICS
+    from srbench.metrics.certificates import certificate_info
+    from srbench.metrics.registry import METRICS
 
     rows = []
     for n in METRICS.names():
@@ -59,7 +59,7 @@ def _metrics() -> list[dict]:
 
 
 def _protocols() -> list[dict]:
-    from ..protocols import CANONICAL, PROTOCOLS
+    from srbench.protocol.protocols import CANONICAL, PROTOCOLS
 
     rows = []
     for n in PROTOCOLS.names():
@@ -73,8 +73,8 @@ def _protocols() -> list[dict]:
 
 def run(args) -> int:
     if args.kind not in KINDS:
-        from ..errors import SrbenchError
-        from ..registry import did_you_mean
+        from srbench.errors import SrbenchError
+        from srbench.registry import did_you_mean
 
         raise SrbenchError(f"cannot list '{args.kind}'; choose models, datasets, metrics or protocols." + did_you_mean(args.kind, list(KINDS)))
     rows = {"models": _models, "datasets": _datasets, "metrics": _metrics, "protocols": _protocols}[args.kind]()

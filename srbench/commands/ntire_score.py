@@ -1,13 +1,13 @@
 """``srbench ntire-score``: one x4 model scored as an NTIRE efficient-SR challenge of a given year scored
-it (baseline, counter, PSNR gate, weights: srbench/ntire_esr.toml). See ``srbench/ntire_score.py``."""
+it (baseline, counter, PSNR gate, weights: srbench/cost/ntire_esr.toml). See ``srbench/cost/ntire_score.py``."""
 
 from __future__ import annotations
 
 import argparse
 
-from ..errors import SrbenchError
-from ..formatting import render
-from ._common import add_format, split_list
+from srbench.commands._common import add_format, split_list
+from srbench.errors import SrbenchError
+from srbench.report.formatting import render
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,8 +34,14 @@ def _psnr(value: str | None) -> dict:
 
 
 def run(args) -> int:
-    from ..models import get_card
-    from ..ntire_score import Measured, counts, get_challenge, psnr_from_results, score_table
+    from srbench.cost.ntire_score import (
+        Measured,
+        counts,
+        get_challenge,
+        psnr_from_results,
+        score_table,
+    )
+    from srbench.models.registry import get_card
 
     ch = get_challenge(args.year)
     for name, v in (("--runtime-ms", args.runtime_ms), ("--baseline-runtime-ms", args.baseline_runtime_ms)):
@@ -44,7 +50,7 @@ def run(args) -> int:
     card = get_card(args.model)
     psnr = {}
     if args.results:
-        from ..results import load_results
+        from srbench.store.results import load_results
 
         psnr = psnr_from_results(load_results(args.results), card.name, set(ch.gate))
     psnr.update(_psnr(args.psnr))
@@ -74,6 +80,6 @@ def run(args) -> int:
             print(f"runtime score: both runtimes on {summary['runtime_device']}, not the challenge's "
                   f"{ch.device}: comparable with each other only")
         if not ch.gate:
-            print("PSNR gate: not known for this year (see srbench/ntire_esr.toml)")
+            print("PSNR gate: not known for this year (see srbench/cost/ntire_esr.toml)")
         print(f"source: {ch.source}")
     return 0

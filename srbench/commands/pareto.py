@@ -1,12 +1,12 @@
 """``srbench pareto``: which models are Pareto-dominated in (PSNR or SSIM up, Mult-Adds down, params
-down), per set and scale, as FALSR reports it, with optional constraints. See ``srbench/tradeoff.py``."""
+down), per set and scale, as FALSR reports it, with optional constraints. See ``srbench/report/tradeoff.py``."""
 
 from __future__ import annotations
 
 import argparse
 
-from ..formatting import render
-from ._common import add_format, parse_scales, split_list
+from srbench.commands._common import add_format, parse_scales, split_list
+from srbench.report.formatting import render
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,11 +23,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..errors import SrbenchError
-    from ..precision import select_precision
-    from ..report import eligible
-    from ..results import load_results
-    from ..tradeoff import pareto_table, parse_amount
+    from srbench.errors import SrbenchError
+    from srbench.report.precision import select_precision
+    from srbench.report.tables import eligible
+    from srbench.report.tradeoff import pareto_table, parse_amount
+    from srbench.store.results import load_results
 
     max_macs = parse_amount(args.max_multadds, "G") if args.max_multadds else None
     max_params = parse_amount(args.max_params, "") if args.max_params else None

@@ -2,8 +2,8 @@
 convention, published figures beside, weight bytes per precision; optionally runtime and peak memory.
 
 Counted on the randomly initialised module (no weights needed, so architecture-only scales and
-``--arch`` variants work). See ``srbench/complexity.py``, ``srbench/ntire_counting.py``,
-``srbench/mults_adds.py`` and ``srbench/runtime.py``.
+``--arch`` variants work). See ``srbench/cost/complexity.py``, ``srbench/cost/ntire.py``,
+``srbench/cost/mults_adds.py`` and ``srbench/cost/runtime.py``.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import re
 
-from ..errors import SrbenchError
-from ..formatting import render
-from ._common import add_format, parse_scales, split_list
+from srbench.commands._common import add_format, parse_scales, split_list
+from srbench.errors import SrbenchError
+from srbench.report.formatting import render
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..complexity import CONVENTIONS
+    from srbench.cost.complexity import CONVENTIONS
 
     p.add_argument("--model", required=True, help="model name(s), comma-separated (srbench list models)")
     p.add_argument("--scale", help="scale(s), e.g. 2,3,4 (default: every scale the model's architecture exists for)")
@@ -97,10 +97,10 @@ def _set_inputs(card, scale: int, name: str, data_root, limit, dtype) -> list:  
     import numpy as np
     import torch
 
-    from .. import pipeline
-    from ..color import rgb_to_y
-    from ..datasets import open_dataset
-    from ..protocols import get_protocol
+    from srbench.datasets import open_dataset
+    from srbench.imaging.color import rgb_to_y
+    from srbench.protocol import pipeline
+    from srbench.protocol.protocols import get_protocol
 
     proto = get_protocol("matlab")
     samples = open_dataset(name, data_root).samples[: limit or None]
@@ -122,9 +122,9 @@ def _random_input(channels: int, h: int, w: int, dtype):
 
 
 def _runtime(card, scale: int, args, doc: dict) -> list[dict]:
-    from ..complexity import build_for_counting, input_size
-    from ..inference import model_dtype
-    from ..runtime import cpu_peak_memory, time_set
+    from srbench.cost.complexity import build_for_counting, input_size
+    from srbench.cost.runtime import cpu_peak_memory, time_set
+    from srbench.sources.inference import model_dtype
 
     model = build_for_counting(card, scale)
     dtype = model_dtype(model, "fp32")
@@ -148,8 +148,8 @@ def _runtime(card, scale: int, args, doc: dict) -> list[dict]:
 
 def _activations(card, scale: int, convention: str, channels: int) -> dict:
     """The NTIRE activation and conv counts on the convention's input, rounded to whole pixels."""
-    from ..complexity import build_for_counting, input_size
-    from ..ntire_counting import ntire2022_counts, ntire_input
+    from srbench.cost.complexity import build_for_counting, input_size
+    from srbench.cost.ntire import ntire2022_counts, ntire_input
 
     model = build_for_counting(card, scale)
     h, w = (round(v) for v in input_size(card, scale, convention))
@@ -233,8 +233,8 @@ def _onnx_doc(name: str, scale: int, args) -> dict:
     import onnx
     import torch
 
-    from ..complexity import weight_bytes
-    from ..models.onnx_model import OnnxSR
+    from srbench.cost.complexity import weight_bytes
+    from srbench.deploy.onnx_model import OnnxSR
 
     path = name.split(":", 1)[1]
     model = OnnxSR(path, scale=scale, device=args.device if args.runtime or args.memory else "cpu", threads=args.threads)
@@ -243,7 +243,7 @@ def _onnx_doc(name: str, scale: int, args) -> dict:
            "input_channels": model.channels, "provenance": model.provenance(),
            "notes": "ONNX graph: params = initializer elements; Mult-Adds and FLOPs are not counted"}
     if args.runtime or args.memory:
-        from ..runtime import cpu_peak_memory, time_set
+        from srbench.cost.runtime import cpu_peak_memory, time_set
 
         if args.dataset:
             inputs = _set_inputs(model, scale, args.dataset, args.data_root, args.limit, torch.float32)
@@ -265,7 +265,7 @@ def _run_onnx(names: list[str], args) -> int:
     if len(scales) != 1:
         raise SrbenchError("an ONNX model is profiled at one --scale (its own)")
     if args.runtime or args.memory:
-        from ..inference import resolve_device
+        from srbench.sources.inference import resolve_device
 
         args.device = str(resolve_device(args.device))
     docs = [_onnx_doc(n, scales[0], args) for n in names]
@@ -291,8 +291,15 @@ def _run_onnx(names: list[str], args) -> int:
 
 
 def run(args) -> int:
-    from ..complexity import CONVENTIONS, FLOPS_RULE, MACS_RULE, NTIRE_CONVENTIONS, profile
-    from ..models import get_card, with_arch
+    from srbench.cost.complexity import (
+        CONVENTIONS,
+        FLOPS_RULE,
+        MACS_RULE,
+        NTIRE_CONVENTIONS,
+        profile,
+    )
+    from srbench.models.builder import with_arch
+    from srbench.models.registry import get_card
 
     names = split_list(args.model, "--model")
     onnx_names = [n for n in names if n.lower().startswith("onnx:")]
@@ -310,7 +317,7 @@ def run(args) -> int:
     if (args.input or args.dataset) and not (args.runtime or args.memory):
         raise SrbenchError("--input/--set choose the images to time: add --runtime or --memory")
     if args.runtime or args.memory:
-        from ..inference import resolve_device
+        from srbench.sources.inference import resolve_device
 
         args.device = str(resolve_device(args.device))
         if args.input:

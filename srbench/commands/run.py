@@ -5,8 +5,16 @@ from __future__ import annotations
 import argparse
 import logging
 
-from ..errors import SrbenchError
-from ._common import add_execution, add_format, command_line, parse_limit, parse_scales, print_results, split_list
+from srbench.commands._common import (
+    add_execution,
+    add_format,
+    command_line,
+    parse_limit,
+    parse_scales,
+    print_results,
+    split_list,
+)
+from srbench.errors import SrbenchError
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calibration-set", help="int8: the set whose LR calibrates the quantisation (default demo; "
                    "never the evaluated set)")
     p.add_argument("--calibration-images", type=int, help="int8: how many of its images (default 5)")
-    from ..int8_recipes import (
+    from srbench.deploy.int8_recipes import (
         DEFAULT_RECIPE,
         ONNXRUNTIME_RECIPE,
         PORTABLE_DEFAULT_RECIPE,
@@ -56,8 +64,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def make_plans(args) -> list:
     """Every (model, set, scale) plan, all validated before anything runs."""
-    from ..engine import lr_cache_dir, make_plan
-    from ..sources import resolve_source
+    from srbench.eval.plan import lr_cache_dir, make_plan
+    from srbench.sources.resolve import resolve_source
 
     models, sets, scales = split_list(args.model, "--model"), split_list(args.sets, "--set"), parse_scales(args.scale)
     metrics = split_list(args.metrics, "--metrics") if args.metrics is not None else None
@@ -66,7 +74,7 @@ def make_plans(args) -> list:
     if args.precision != "int8" and (args.backend or any(v is not None for v in calibration.values())):
         raise SrbenchError("--calibration-set, --calibration-images, --int8-recipe and --backend go with --precision int8")
     if args.backend:
-        from ..int8_recipes import ONNXRUNTIME_RECIPE, RECIPES
+        from srbench.deploy.int8_recipes import ONNXRUNTIME_RECIPE, RECIPES
 
         recipe = args.int8_recipe or (ONNXRUNTIME_RECIPE if args.backend == "onnxruntime" else None)
         if recipe and (RECIPES[recipe].backend == "onnxruntime") != (args.backend == "onnxruntime"):
@@ -86,7 +94,7 @@ def make_plans(args) -> list:
             raise SrbenchError(f"model '{model}': pass --scale")
         protocol = args.protocol if args.protocol is not None else (card.default_protocol if card is not None else None)
         if card is not None and (args.protocol is None or metrics is None) and (card.default_protocol or card.default_metrics):
-            from ..engine import resolve_protocol
+            from srbench.eval.plan import resolve_protocol
 
             p = resolve_protocol(protocol, card)
             notes.append(f"{card.name}: the card's defaults:"
@@ -106,9 +114,9 @@ def make_plans(args) -> list:
 
 
 def run(args) -> int:
-    from ..engine import run_plan
-    from ..precision import backend_of, precision_label
-    from ._common import executor_from_args, progress_bar
+    from srbench.commands._common import executor_from_args, progress_bar
+    from srbench.eval.driver import run_plan
+    from srbench.report.precision import backend_of, precision_label
 
     plans = make_plans(args)
     command = command_line()

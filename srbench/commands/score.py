@@ -1,11 +1,18 @@
-"""``srbench score``: score a folder of precomputed SR images under any protocol (see srbench/score.py)."""
+"""``srbench score``: score a folder of precomputed SR images under any protocol (see srbench/eval/score.py)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 
-from ._common import add_execution, add_format, command_line, parse_scales, print_results, split_list
+from srbench.commands._common import (
+    add_execution,
+    add_format,
+    command_line,
+    parse_scales,
+    print_results,
+    split_list,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..engine import run_plan
-    from ..errors import SrbenchError
-    from ..score import score_plan
-    from ._common import executor_from_args, progress_bar
+    from srbench.commands._common import executor_from_args, progress_bar
+    from srbench.errors import SrbenchError
+    from srbench.eval.driver import run_plan
+    from srbench.eval.score import score_plan
 
     scales = parse_scales(args.scale)
     if len(scales) != 1:

@@ -1,12 +1,12 @@
 """``srbench sweep PLAN.toml``: a plan of models x sets x scales x protocols x metrics as one resumable
-job on the chosen executor, then the plan's leaderboard, baseline and comparison steps (srbench/sweep.py)."""
+job on the chosen executor, then the plan's leaderboard, baseline and comparison steps (srbench/eval/sweep.py)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 
-from ._common import add_execution
+from srbench.commands._common import add_execution
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..sweep import expand, finish, read_plan, run_sweep
-    from ._common import executor_from_args, progress_bar
+    from srbench.commands._common import executor_from_args, progress_bar
+    from srbench.eval.sweep import expand, finish, read_plan, run_sweep
 
     sweep = read_plan(args.plan)
     plans = expand(sweep, args.data_root)
@@ -44,7 +44,7 @@ def run(args) -> int:
 
 
 def _prune(out, keys: set) -> None:
-    from ..results import load_result_files
+    from srbench.store.results import load_result_files
 
     if not out.is_dir():
         return

@@ -1,13 +1,13 @@
 """``srbench tradeoff``: Mult-Adds and parameters saved per 0.01 dB of PSNR loss against a reference
-model (the ICLR 2019 efficiency study's metrics), from result files. See ``srbench/tradeoff.py``."""
+model (the ICLR 2019 efficiency study's metrics), from result files. See ``srbench/report/tradeoff.py``."""
 
 from __future__ import annotations
 
 import argparse
 
-from ..errors import SrbenchError
-from ..formatting import render
-from ._common import add_format, parse_scales, split_list
+from srbench.commands._common import add_format, parse_scales, split_list
+from srbench.errors import SrbenchError
+from srbench.report.formatting import render
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -22,10 +22,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..precision import select_precision
-    from ..report import eligible
-    from ..results import load_results
-    from ..tradeoff import TRADEOFF_SETS, tradeoff_table
+    from srbench.report.precision import select_precision
+    from srbench.report.tables import eligible
+    from srbench.report.tradeoff import TRADEOFF_SETS, tradeoff_table
+    from srbench.store.results import load_results
 
     scales = parse_scales(args.scale)
     if len(scales) != 1:

@@ -1,6 +1,6 @@
 """``srbench worst --model A [--reference B] --set S --scale s``: the images where A loses most to B
 (or scores worst), from result files; ``--grid`` draws them through ``compare-visual``'s code, each
-crop where A's and B's error maps differ most. The ranking is :func:`srbench.worst.worst`'s."""
+crop where A's and B's error maps differ most. The ranking is :func:`srbench.report.worst.worst`'s."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..errors import SrbenchError
-from ..formatting import render
-from ._common import add_format, split_list
+from srbench.commands._common import add_format, split_list
+from srbench.errors import SrbenchError
+from srbench.report.formatting import render
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _docs(args) -> tuple[dict, dict | None]:
-    from .compare import pairs, select
+    from srbench.commands.compare import pairs, select
 
     if args.reference is None:
         docs = select(args.model, args, "the model")
@@ -49,8 +49,8 @@ def _docs(args) -> tuple[dict, dict | None]:
 
 
 def run(args) -> int:
-    from ..significance import _spec, decimals
-    from ..worst import worst
+    from srbench.report.significance import _spec, decimals
+    from srbench.report.worst import worst
 
     if len(split_list(args.sets, "--set")) != 1:
         raise SrbenchError("--set takes one set")
@@ -99,10 +99,10 @@ def draw_worst_grid(report, doc_a: dict, doc_b: dict | None, out: Path, n_images
                     device: str) -> Path:
     """A row per image (A, B, HR, |error A − error B|; without B: A, HR, |error A|), through
     compare-visual's pipeline and drawing; the crop where the error maps differ most."""
-    from ..datasets import open_dataset
-    from ..metrics import METRICS
-    from ..worst import error_map, max_difference_box
-    from .compare_visual import draw_grid, sr_panel
+    from srbench.commands.compare_visual import draw_grid, sr_panel
+    from srbench.datasets import open_dataset
+    from srbench.metrics.registry import METRICS
+    from srbench.report.worst import error_map, max_difference_box
 
     ds = open_dataset(report.dataset, data_root)
     by_name = {s.name: s for s in ds.samples}

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from ..assets import file_sha256, home, sha256_of
-from ..errors import SrbenchError
-from ..io import IMAGE_EXTENSIONS
-from ..paths import data_dir
-from ..registry import Registry
+from srbench.errors import SrbenchError
+from srbench.imaging.io import IMAGE_EXTENSIONS
+from srbench.registry import Registry
+from srbench.store.assets import file_sha256, home, sha256_of
+from srbench.store.paths import data_dir
 
 
 @dataclass(frozen=True)

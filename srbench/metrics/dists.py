@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..assets import Asset, resolve, sha256_of
-from ..errors import AssetMissingError, SrbenchError
-from . import Metric
+from srbench.errors import AssetMissingError, SrbenchError
+from srbench.metrics.spec import Metric
+from srbench.store.assets import Asset, resolve, sha256_of
 
 DISTS_WEIGHTS = Asset(
     name="DISTS alpha/beta (official dists-pytorch 0.1 wheel)",
@@ -79,7 +79,7 @@ def _network():
     import torch
     from torch import nn
 
-    from .lpips import load_backbone
+    from srbench.metrics.lpips import load_backbone
 
     class L2Pool(nn.Module):
         def __init__(self, channels: int):
@@ -157,7 +157,7 @@ class DISTS(Metric):
         return self._model
 
     def assets(self) -> dict[str, str]:
-        from .lpips import backbone_file
+        from srbench.metrics.lpips import backbone_file
 
         weights_file()  # fails here, once, when no copy is available
         _, digest, source = backbone_file("vgg")

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import AssetMissingError, SrbenchError
+from srbench.errors import AssetMissingError, SrbenchError
 
 INCEPTION_NAME = "inception"  # srbench fetch --file inception-2015-12-05.pt --as inception
 INCEPTION_FILE = "inception-2015-12-05.pt"
@@ -75,7 +75,7 @@ def load_inception(path):
 
 def inception_file():
     """(path, sha256) of the registered Inception file; :class:`AssetMissingError` when none is registered."""
-    from ..assets import Asset, registered, resolve
+    from srbench.store.assets import Asset, registered, resolve
 
     info = registered(INCEPTION_NAME)
     if info is None:

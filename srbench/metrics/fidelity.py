@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg.blas import dgemm
 
-from ..errors import SrbenchError
-from . import Metric
+from srbench.errors import SrbenchError
+from srbench.metrics.spec import Metric
 
 
 def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:

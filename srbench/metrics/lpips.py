@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import logging
 import pickle
-from functools import lru_cache
 import warnings
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from ..assets import Asset, resolve, sha256_of
-from ..errors import SrbenchError
-from . import Metric
+from srbench.errors import SrbenchError
+from srbench.metrics.spec import Metric
+from srbench.store.assets import Asset, resolve, sha256_of
 
 log = logging.getLogger(__name__)
 

@@ -29,11 +29,11 @@ from scipy.fft import dctn
 from scipy.ndimage import correlate
 from scipy.special import gammaln
 
-from ..assets import Asset, resolve
-from ..errors import AssetMissingError, SrbenchError
-from ..imresize import contributions
-from . import Metric
-from .niqe import NIQE
+from srbench.errors import AssetMissingError, SrbenchError
+from srbench.imaging.imresize import contributions
+from srbench.metrics.niqe import NIQE
+from srbench.metrics.spec import Metric
+from srbench.store.assets import Asset, resolve
 
 MA_MODEL_URL = "https://github.com/chaoma99/sr-metric/raw/master/model.mat"
 # No checksum of model.mat is published (IQA-PyTorch downloads its copy without a hash) and the file
@@ -50,7 +50,7 @@ MA_MODEL_NAME = "ma-model"  # `srbench fetch --file model.mat --as ma-model`
 def ma_model_asset() -> Asset:
     """The model asset: pinned by the user (``srbench fetch --file model.mat --as ma-model``, or
     ``SRBENCH_MA_MODEL_SHA256`` with the file in a mirror); :class:`AssetMissingError` otherwise."""
-    from ..assets import registered
+    from srbench.store.assets import registered
 
     sha256 = MA_MODEL_SHA256 or os.environ.get(MA_MODEL_ENV, "").strip().lower()
     if not sha256 and registered(MA_MODEL_NAME):
@@ -372,7 +372,7 @@ def forest_predict(feat: np.ndarray, forest: tuple) -> float:
 
 def load_ma_model(path) -> tuple[np.ndarray, list[tuple]]:
     """(linear weights (4,), [3 forests of (ldau, rdau, threshold, pred, attribute)]) from model.mat."""
-    from ..io import read_mat
+    from srbench.imaging.io import read_mat
 
     try:
         model = read_mat(path, _MA_MODEL_NAME)["model"]

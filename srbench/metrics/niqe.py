@@ -35,10 +35,10 @@ import numpy as np
 from scipy.ndimage import correlate, correlate1d
 from scipy.special import gamma as _gamma
 
-from ..assets import Asset, resolve
-from ..errors import AssetMissingError, SrbenchError
-from ..imresize import contributions
-from . import Metric
+from srbench.errors import AssetMissingError, SrbenchError
+from srbench.imaging.imresize import contributions
+from srbench.metrics.spec import Metric
+from srbench.store.assets import Asset, resolve
 
 NIQE_PARAMS = Asset(
     name="NIQE pristine model (official release, PIRM-2018 copy)",
@@ -225,7 +225,7 @@ def _blocks(x: np.ndarray, bh: int, bw: int) -> np.ndarray:
 
 
 def downscale_half(im: np.ndarray) -> np.ndarray:
-    """MATLAB ``imresize(im, 0.5)`` of a double image with even sides, as :func:`srbench.imresize.imresize`.
+    """MATLAB ``imresize(im, 0.5)`` of a double image with even sides, as :func:`srbench.imaging.imresize.imresize`.
 
     At scale 1/2 every output sample i uses the same 8 weights on inputs 2i-3 .. 2i+4 (symmetric
     padding at the borders), so the gather becomes 8 strided slices: same weights, same order of

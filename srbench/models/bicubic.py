@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..imresize import imresize
+from srbench.imaging.imresize import imresize
 
 
 class BicubicUpsampler(torch.nn.Module):

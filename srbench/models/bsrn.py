@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import SrbenchError
+from srbench.errors import SrbenchError
 
 
 def _channels_last(x: torch.Tensor) -> torch.Tensor:
@@ -143,7 +143,11 @@ class BSRN(nn.Module):
 
 
 def build(card, scale: int, pretrained: bool = True) -> nn.Module:
-    from . import load_state_dict_strict, load_torch_checkpoint, resolve_weights
+    from srbench.models.weights import (
+        load_state_dict_strict,
+        load_torch_checkpoint,
+        resolve_weights,
+    )
 
     model = BSRN(upscale=scale, **card.arch)
     if pretrained:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import SrbenchError
+from srbench.errors import SrbenchError
 
 RGB_MEAN = (0.4488, 0.4371, 0.4040)
 
@@ -35,7 +35,7 @@ class MeanShift(nn.Module):
 
 class _FixedConv1x1(nn.Module):
     # The official MeanShift's shifter is a frozen nn.Conv2d: counters that follow the official module
-    # (the NTIRE conventions, srbench/ntire_counting.py) count this one as that Conv2d.
+    # (the NTIRE conventions, srbench/cost/ntire.py) count this one as that Conv2d.
     official_conv2d = True
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor):
@@ -167,7 +167,7 @@ class CARNMAtScale(CARNM):
 
 
 def build(card, scale: int, pretrained: bool = True) -> nn.Module:
-    from . import load_official_pth
+    from srbench.models.weights import load_official_pth
 
     model = CARNMAtScale(scale, **card.arch)
     return load_official_pth(model, card, scale) if pretrained else model

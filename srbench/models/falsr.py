@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import SrbenchError
+from srbench.errors import SrbenchError
 
 F0_CHANNELS = 32  # n32s1: the first conv, and the tail conv before depth_to_space
 # Cell type as named in the graph: conv | invertBotConE<e> | groupConG<g>, then f<C>_k<K>_b<B>_<isskip|noskip>.
@@ -370,7 +370,7 @@ def arch_from_graph(graph) -> dict:
 
 def load_graph_state(path, expected: dict, what: str) -> dict[str, np.ndarray]:
     """Read a FALSR ``.pb``, check that its wiring is ``expected`` (an :data:`ARCHS` entry), convert."""
-    from .tf_graph import read_graph
+    from srbench.models.tf_graph import read_graph
 
     graph = read_graph(path)
     try:
@@ -394,7 +394,7 @@ def load_graph_state(path, expected: dict, what: str) -> dict[str, np.ndarray]:
 
 def build(card, scale: int, pretrained: bool = True) -> nn.Module:
     """FALSR-<card.arch.variant> (A, B or C), x2."""
-    from . import load_state_dict_strict, resolve_weights
+    from srbench.models.weights import load_state_dict_strict, resolve_weights
 
     if scale != 2:
         raise SrbenchError(f"FALSR is x2 only, not x{scale}")

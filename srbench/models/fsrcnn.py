@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import SrbenchError
+from srbench.errors import SrbenchError
 
 DECONV_K = 9
 
@@ -99,8 +99,8 @@ def convert_mat(mat: dict, what: str = "FSRCNN model") -> dict[str, np.ndarray]:
 
 def build(card, scale: int, pretrained: bool = True) -> nn.Module:
     """FSRCNN with the card's ``arch`` (d, s, m) at ``scale``."""
-    from ..io import read_mat
-    from . import load_state_dict_strict, resolve_weights
+    from srbench.imaging.io import read_mat
+    from srbench.models.weights import load_state_dict_strict, resolve_weights
 
     model = FSRCNN(scale, **card.arch)
     if pretrained:

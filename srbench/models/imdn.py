@@ -26,7 +26,7 @@ import inspect
 import torch
 from torch import nn
 
-from ..errors import SrbenchError
+from srbench.errors import SrbenchError
 
 LRELU_SLOPE = 0.05
 
@@ -224,7 +224,7 @@ def arch_parameters(card) -> tuple[str, ...]:
 
 def build(card, scale: int, pretrained: bool = True) -> nn.Module:
     """The card's ``arch.variant`` (imdn | imdn_as | imdn_rtc) with ``arch`` keyword overrides."""
-    from . import load_official_pth
+    from srbench.models.weights import load_official_pth
 
     variant = _variant(card)
     unknown = sorted(set(card.arch) - set(arch_parameters(card)))

@@ -18,7 +18,7 @@ import re
 import torch
 from torch import nn
 
-from .imdn import IMDModule, Shortcut, conv_layer
+from srbench.models.imdn import IMDModule, Shortcut, conv_layer
 
 # KAIR block key -> srbench IMDModule key. conv1..conv3 are nn.Sequential(conv, LeakyReLU) in KAIR
 # (hence ".0"); conv4 and conv1x1 are bare convs.
@@ -56,7 +56,11 @@ def kair_to_srbench(state: dict) -> dict:
 
 
 def build(card, scale: int, pretrained: bool = True) -> nn.Module:
-    from . import load_state_dict_strict, load_torch_checkpoint, resolve_weights
+    from srbench.models.weights import (
+        load_state_dict_strict,
+        load_torch_checkpoint,
+        resolve_weights,
+    )
 
     model = IMDNKAIR(upscale=scale, **card.arch)
     if pretrained:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import Range255
+from srbench.models.range255 import Range255
 
 LRELU_SLOPE = 0.05
 
@@ -111,7 +111,7 @@ class RFDNWrapper(Range255, RFDN):
 
 
 def build(card, scale: int, pretrained: bool = True) -> nn.Module:
-    from . import load_official_pth
+    from srbench.models.weights import load_official_pth
 
     model = RFDNWrapper(upscale=scale, **card.arch)
     return load_official_pth(model, card, scale) if pretrained else model

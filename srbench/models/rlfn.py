@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import Range255
-from .rfdn import LRELU_SLOPE, conv_layer
+from srbench.models.range255 import Range255
+from srbench.models.rfdn import LRELU_SLOPE, conv_layer
 
 
 class ESACut(nn.Module):
@@ -88,7 +88,7 @@ class RLFNWrapper(Range255, RLFN):
 
 
 def build(card, scale: int, pretrained: bool = True) -> nn.Module:
-    from . import load_official_pth
+    from srbench.models.weights import load_official_pth
 
     model = RLFNWrapper(upscale=scale, **card.arch)
     return load_official_pth(model, card, scale) if pretrained else model

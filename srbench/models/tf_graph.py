@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import SrbenchError
+from srbench.errors import SrbenchError
 
 # tensorflow/core/framework/types.proto DataType -> numpy
 DTYPES = {

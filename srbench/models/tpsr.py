@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import SrbenchError
-from . import Range255
+from srbench.errors import SrbenchError
+from srbench.models.range255 import Range255
 
 RGB_MEAN = (0.4488, 0.4371, 0.4040)
 RGB_RANGE = 255.0
@@ -33,7 +33,7 @@ class MeanShift(nn.Module):
     counted as learnable."""
 
     # The official code's MeanShift is a frozen nn.Conv2d: counters that follow the official module
-    # (the NTIRE conventions, srbench/ntire_counting.py) count this one as that Conv2d.
+    # (the NTIRE conventions, srbench/cost/ntire.py) count this one as that Conv2d.
     official_conv2d = True
 
     def __init__(self, sign: float):
@@ -111,7 +111,7 @@ class TPSRWrapper(Range255, TPSR):
 
 
 def build(card, scale: int, pretrained: bool = True) -> nn.Module:
-    from . import load_official_pth
+    from srbench.models.weights import load_official_pth
 
     model = TPSRWrapper(scale, **card.arch)
     # The official loader tolerated missing or extra keys; the released files match every key exactly.

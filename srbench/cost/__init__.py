@@ -1,0 +1,1 @@
+"""Efficiency: parameters, Mult-Adds, FLOPs, NTIRE counts, runtime and memory."""

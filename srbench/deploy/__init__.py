@@ -1,0 +1,1 @@
+"""Deployed models: int8 quantisation and ONNX export/runtime."""

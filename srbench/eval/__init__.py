@@ -1,0 +1,1 @@
+"""Evaluation: plan -> a pure per-image unit -> aggregate, the driver, executors, sweeps."""

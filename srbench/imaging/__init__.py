@@ -1,0 +1,1 @@
+"""Image files, colour conversion and MATLAB-exact resizing."""

@@ -1,0 +1,63 @@
+"""Build a card's torch module at a scale (official weights, or an architecture variant).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import replace
+
+from srbench.errors import SrbenchError
+from srbench.models.cards import ModelCard
+from srbench.models.registry import get_card
+from srbench.registry import import_object
+
+
+def build_model(card: ModelCard, scale: int, pretrained: bool = True):
+    """The module for ``card`` at ``scale`` (weights resolved through the asset cache/mirror)."""
+    card.check_scale(scale)
+    builder = import_object(card.builder, f"model '{card.name}' builder")
+    model = builder(card, scale, pretrained=pretrained)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    # the card's I/O convention travels with the module (srbench.evaluate(create_model(...)) keeps it)
+    model.srbench_io = {"colour": card.colour, "same_size": card.same_size}
+    return model
+
+
+def with_arch(card, overrides: dict):
+    """``card`` with ``arch`` keys overridden (an architecture variant, profiled without weights).
+
+    Only for builders that declare the keys they honour (``arch_parameters(card)`` in the builder's
+    module), so that an override can never be ignored silently. The variant has no published figures.
+    """
+    if not overrides:
+        return card
+    module = importlib.import_module(card.builder.split(":")[0])
+    declared = getattr(module, "arch_parameters", None)
+    if declared is None:
+        raise SrbenchError(f"model '{card.name}': its builder takes no --arch overrides (family {card.family})")
+    unknown = sorted(set(overrides) - set(declared(card)))
+    if unknown:
+        raise SrbenchError(f"model '{card.name}': unknown --arch key(s) {', '.join(unknown)} "
+                           f"(known: {', '.join(declared(card))})")
+    label = ",".join(f"{k}={v}" for k, v in overrides.items())
+    return replace(card, name=f"{card.name}[{label}]", arch={**card.arch, **overrides}, complexity={},
+                               published=())
+
+
+def create_model(name: str, scale: int | None = None, pretrained: bool = True, **arch):
+    """A zoo model as a torch module (timm-style): ``create_model("imdn", 2)`` has the official x2
+    weights; ``pretrained=False`` with ``arch`` overrides builds a variant with random weights, e.g.
+    ``create_model("imdn", 2, pretrained=False, num_modules=4)`` for an architecture search."""
+    card = get_card(name)
+    if scale is None:
+        if card.default_scale is None and len(card.scales) != 1:
+            raise SrbenchError(f"model '{card.name}' supports {', '.join(f'x{s}' for s in card.scales)}; pass scale=")
+        scale = card.default_scale or card.scales[0]
+    if arch:
+        if pretrained:
+            raise SrbenchError(f"model '{card.name}': architecture overrides ({', '.join(arch)}) have no official "
+                               "weights; pass pretrained=False")
+        card = with_arch(card, arch)
+    return build_model(card, scale, pretrained=pretrained)

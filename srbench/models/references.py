@@ -1,0 +1,35 @@
+"""Published rows of models without weights (``model_zoo/references.toml``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from srbench.models.cards import _check_keys, _load_toml, card_files
+
+# Reference rows: published numbers of models srbench has no weights for, as the source papers print
+# them beside zoo models ([references.<name>] tables; nothing runs).
+REFERENCE_KEYS = {"title": str, "paper": str, "params_paper": str, "mult_adds_paper_g": dict,
+                  "mult_adds_convention": str, "published": list}
+
+
+@dataclass(frozen=True)
+class Reference:
+    name: str
+    title: str
+    paper: str
+    published: tuple
+    params_paper: str = ""
+    mult_adds_paper_g: dict = field(default_factory=dict)
+
+
+@lru_cache(maxsize=1)
+def references() -> tuple[Reference, ...]:
+    out = []
+    for path in card_files():
+        for name, d in _load_toml(path).get("references", {}).items():
+            _check_keys(f"model card {path.name}: reference '{name}'", d, REFERENCE_KEYS, ("title", "published"))
+            out.append(Reference(name, d["title"], d.get("paper", ""), tuple(d["published"]), d.get("params_paper", ""),
+                                 d.get("mult_adds_paper_g", {})))
+    return tuple(out)

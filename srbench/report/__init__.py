@@ -1,0 +1,1 @@
+"""What results show: tables, leaderboards, plots, trade-offs and the regression gate."""
