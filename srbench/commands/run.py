@@ -89,25 +89,22 @@ def make_plans(args) -> list:
     for model in models:
         first = resolve_source(model, scales[0] if scales else None, args.label, args.io)
         card = first.card
-        model_scales = scales or ([card.default_scale] if card and card.default_scale else list(card.scales) if card else [])
+        model_scales = scales or (card.default_scales() if card is not None else [])
         if not model_scales:
             raise SrbenchError(f"model '{model}': pass --scale")
-        protocol = args.protocol if args.protocol is not None else (card.default_protocol if card is not None else None)
-        if card is not None and (args.protocol is None or metrics is None) and (card.default_protocol or card.default_metrics):
-            from srbench.eval.plan import resolve_protocol
-
-            p = resolve_protocol(protocol, card)
-            notes.append(f"{card.name}: the card's defaults:"
-                         + (f" protocol {protocol} = {p.name} ({p.description})" if args.protocol is None and card.default_protocol else "")
-                         + (f"; metrics {','.join(card.default_metrics)}" if metrics is None and card.default_metrics else ""))
         for scale in model_scales:
             source = first if len(model_scales) == 1 else resolve_source(model, scale, args.label, args.io)
             for ds in sets:
-                plans.append(make_plan(model, ds, scale, protocol=protocol, metrics=metrics, data_root=args.data_root,
-                                       device=args.device, precision=args.precision, tile=args.tile,
-                                       tile_overlap=args.tile_overlap, limit=limit, source=source,
-                                       lr_cache_dir=lr_cache_dir(), images_dir=images_dir,
-                                       calibration=calibration, allow_incomplete=args.allow_incomplete))
+                plan = make_plan(model, ds, scale, protocol=args.protocol, metrics=metrics, data_root=args.data_root,
+                                 device=args.device, precision=args.precision, tile=args.tile,
+                                 tile_overlap=args.tile_overlap, limit=limit, source=source,
+                                 lr_cache_dir=lr_cache_dir(), images_dir=images_dir, calibration=calibration,
+                                 allow_incomplete=args.allow_incomplete)
+                plans.append(plan)
+                if card is not None and ((args.protocol is None and card.default_protocol)
+                                         or (metrics is None and card.default_metrics)):
+                    notes.append(f"{card.name}: the card's defaults: protocol {plan.protocol.name} "
+                                 f"({plan.protocol.description}); metrics {','.join(plan.metric_names)}")
     for note in dict.fromkeys(notes):  # said once everything is known to be valid
         log.info("%s", note)
     return plans

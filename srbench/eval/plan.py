@@ -85,12 +85,13 @@ class Plan:
 
 
 def resolve_protocol(name: str | None, card) -> Protocol:
-    """``paper`` -> the model card's own protocol; None -> canonical."""
-    if name is None:
-        name = CANONICAL
-    if not str(name).strip():
+    """The protocol of a plan, for the API and the CLI alike: ``None`` -> the card's default protocol,
+    else the canonical one; ``paper`` -> the card's own protocol."""
+    if name is not None and not str(name).strip():
         raise SrbenchError("the protocol name is empty: name one (srbench list protocols) or leave it out for "
-                           f"the default ({CANONICAL})")
+                           "the model card's default, else the canonical one")
+    if name is None:
+        name = card.default_protocol if card is not None and card.default_protocol else CANONICAL
     if name == "paper":
         if card is None:
             raise SrbenchError("--protocol paper needs a model card (it names the paper's protocol); name a protocol")
@@ -101,15 +102,10 @@ def resolve_protocol(name: str | None, card) -> Protocol:
 def resolve_scale(card, scale: int | None) -> int:
     if scale is not None:
         scale = pipeline.check_scale(scale)
-    if card is None:
-        if scale is None:
-            raise SrbenchError("pass the scale (--scale)")
-        return scale
+    if card is not None:
+        return card.resolve_scale(scale)
     if scale is None:
-        if card.default_scale is None and len(card.scales) != 1:
-            raise SrbenchError(f"model '{card.name}' supports {', '.join(f'x{s}' for s in card.scales)}; pass --scale")
-        scale = card.default_scale or card.scales[0]
-    card.check_scale(scale)
+        raise SrbenchError("pass the scale (--scale, or scale=)")
     return scale
 
 

@@ -52,9 +52,7 @@ def create_model(name: str, scale: int | None = None, pretrained: bool = True, *
     ``create_model("imdn", 2, pretrained=False, num_modules=4)`` for an architecture search."""
     card = get_card(name)
     if scale is None:
-        if card.default_scale is None and len(card.scales) != 1:
-            raise SrbenchError(f"model '{card.name}' supports {', '.join(f'x{s}' for s in card.scales)}; pass scale=")
-        scale = card.default_scale or card.scales[0]
+        scale = card.resolve_scale(None)
     if arch:
         if pretrained:
             raise SrbenchError(f"model '{card.name}': architecture overrides ({', '.join(arch)}) have no official "

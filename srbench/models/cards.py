@@ -49,6 +49,22 @@ class ModelCard:
                 return row
         return None
 
+    def default_scales(self) -> list[int]:
+        """The one rule for a missing scale: the card's default, else every scale with weights (the CLI
+        runs them all; one evaluation or one module needs exactly one)."""
+        return [self.default_scale] if self.default_scale else list(self.scales)
+
+    def resolve_scale(self, scale: int | None) -> int:
+        """``scale`` checked, or the default one (an error when the card has several and no default)."""
+        if scale is None:
+            scales = self.default_scales()
+            if len(scales) != 1:
+                raise SrbenchError(f"model '{self.name}' supports {', '.join(f'x{s}' for s in scales)}; "
+                                   "pass the scale (--scale, or scale=)")
+            return scales[0]
+        self.check_scale(scale)
+        return scale
+
     def check_scale(self, scale: int, arch_only_ok: bool = False) -> None:
         """Raise unless ``scale`` has released weights (or, with ``arch_only_ok``, is architecture-only)."""
         if scale in self.scales or (arch_only_ok and scale in self.arch_only_scales):
