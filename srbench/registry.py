@@ -43,10 +43,19 @@ class UnknownNameError(SrbenchError, KeyError):
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str):
+    """Names (and aliases) to entries; ``loader`` runs once, before the first look-up, to import the
+    modules that register the entries (so the registry is filled lazily, timm-style)."""
+
+    def __init__(self, kind: str, loader=None):
         self.kind = kind
         self._entries: dict[str, Any] = {}
         self._aliases: dict[str, str] = {}
+        self._loader = loader
+
+    def _load(self) -> None:
+        if self._loader is not None:
+            loader, self._loader = self._loader, None
+            loader()
 
     def register(self, name: str, obj: Any = None, *, aliases: tuple[str, ...] = (), where: str = ""):
         """Register ``obj`` (or a ``"module:attr"`` placeholder); usable as a decorator when obj is None.
@@ -74,6 +83,7 @@ class Registry(Generic[T]):
         return add if obj is None else add(obj)
 
     def canonical(self, name: str) -> str:
+        self._load()
         key = name.lower()
         key = self._aliases.get(key, key)
         if key not in self._entries:
@@ -92,6 +102,7 @@ class Registry(Generic[T]):
         return value
 
     def names(self, with_aliases: bool = False) -> list[str]:
+        self._load()
         out = list(self._entries)
         if with_aliases:
             out += list(self._aliases)
@@ -102,8 +113,10 @@ class Registry(Generic[T]):
         return [a for a, k in self._aliases.items() if k == key]
 
     def __contains__(self, name: str) -> bool:
+        self._load()
         key = name.lower()
         return key in self._entries or key in self._aliases
 
     def __iter__(self) -> Iterator[str]:
+        self._load()
         return iter(self._entries)

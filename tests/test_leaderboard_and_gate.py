@@ -95,13 +95,12 @@ def test_pareto_front():
 
 
 def test_paper_protocol_differences_count_grey_handling_only_on_sets_with_grey_images():
-    from srbench.protocol.protocols import get_protocol
-    from srbench.report.leaderboard import _protocol_differences
+    from srbench.protocol.protocols import get_protocol, settings_that_differ
 
     doc = {"protocol": get_protocol("matlab").to_dict(), "n_images": 2,
            "images": [{"name": "a", "gray": False}, {"name": "b", "gray": False}]}
-    assert _protocol_differences({"protocol": "matlab"}, doc) is None
-    assert _protocol_differences({"protocol": "matlab-rgb"}, doc) is None  # the same numbers here
+    assert settings_that_differ({"protocol": "matlab"}, doc) is None
+    assert settings_that_differ({"protocol": "matlab-rgb"}, doc) is None  # the same numbers here
     doc["images"][1]["gray"] = True
-    assert _protocol_differences({"protocol": "matlab-rgb"}, doc) == ["gray"]
-    assert set(_protocol_differences({"protocol": "falsr"}, doc)) == {"sr_rounding", "y_rounding", "gray", "shave"}
+    assert settings_that_differ({"protocol": "matlab-rgb"}, doc) == ["gray"]
+    assert set(settings_that_differ({"protocol": "falsr"}, doc)) == {"sr_rounding", "y_rounding", "gray", "shave"}

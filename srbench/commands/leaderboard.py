@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -18,31 +17,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from srbench.errors import SrbenchError
+    from srbench.models.references import catalog
     from srbench.report import leaderboard
-    from srbench.report.tables import group
-    from srbench.store.files import write_text
     from srbench.store.results import load_result_files
 
     results = load_result_files(args.results)
     if not results:
         raise SrbenchError(f"no result files in {args.results}; run 'srbench run ... --out {args.results}' first")
-    files = leaderboard.build(results)
-    out = Path(args.out)
     if args.check:
-        stale = [name for name, text in files.items() if not (out / name).exists() or (out / name).read_text() != text]
-        for name in stale:
-            print(f"stale: {out / name}")
+        files = leaderboard.build(results, catalog())
+        stale = leaderboard.stale(files, args.out)
+        for path in stale:
+            print(f"stale: {path}")
         if stale:
             print(f"{len(stale)} leaderboard file(s) out of date: run 'srbench leaderboard --results {args.results} --out {args.out}'")
             return 1
         print(f"leaderboards up to date ({len(files)} files)")
         return 0
-    for name, text in files.items():
-        write_text(out / name, text)
-    if not args.no_plots:
-        from srbench.report.plots import draw_all
-
-        draw_all([t for t in group(results) if t.precision == "fp32"], out)
-    log.info("wrote %d markdown files to %s", len(files), out)
-    print("\n".join(str(out / n) for n in files))
+    written = leaderboard.publish(results, args.out, catalog(), plots=not args.no_plots)
+    log.info("wrote %d markdown files to %s", len(written), args.out)
+    print("\n".join(str(p) for p in written))
     return 0

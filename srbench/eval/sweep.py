@@ -158,35 +158,27 @@ def run_sweep(sweep: SweepPlan, executor, data_root=None, on_images=None, resume
 
 def finish(sweep: SweepPlan, data_root=None) -> list[str]:
     """The optional steps after the runs: leaderboards, baseline, comparison panels. Returns what was written."""
-    from srbench.cli import main
-
     written = []
     base = sweep.path.parent
     if sweep.leaderboard:
-        args = ["leaderboard", "--results", str(sweep.out), "--out", str(base / sweep.leaderboard["out"])]
-        if sweep.leaderboard.get("plots") is False:
-            args.append("--no-plots")
-        _call(main, args)
-        written.append(str(base / sweep.leaderboard["out"]))
+        from srbench.models.references import catalog
+        from srbench.report.leaderboard import publish
+        from srbench.store.results import load_result_files
+
+        out = base / sweep.leaderboard["out"]
+        publish(load_result_files(sweep.out), out, catalog(), plots=sweep.leaderboard.get("plots") is not False)
+        written.append(str(out))
     if sweep.baseline:
         written.append(_baseline(sweep))
     for c in sweep.compare_visual:
-        args = ["compare-visual", "--set", c["set"], "--image", c["image"], "--models", ",".join(c["models"]),
-                "--box", c["box"], "--scale", str(c["scale"]), "--out", str(base / c["out"])]
-        if data_root or sweep.data_root:
-            args += ["--data-root", str(data_root or sweep.data_root)]
-        for k in ("protocol", "metrics"):
-            if k in c:
-                args += [f"--{k}", c[k] if isinstance(c[k], str) else ",".join(c[k])]
-        _call(main, args)
+        from srbench.eval.visual import compare_visual
+
+        listed = {k: (c[k].split(",") if k == "metrics" and isinstance(c[k], str) else c[k])
+                  for k in ("protocol", "metrics") if k in c}
+        compare_visual(c["set"], c["image"], list(c["models"]), c["box"], int(c["scale"]),
+                       data_root=data_root or sweep.data_root, out=base / c["out"], **listed)
         written.append(str(base / c["out"]))
     return written
-
-
-def _call(main, args) -> None:
-    rc = main(args)
-    if rc != 0:
-        raise SrbenchError(f"sweep step 'srbench {' '.join(args[:1])}' failed (exit {rc})")
 
 
 def _baseline(sweep: SweepPlan) -> str:

@@ -6,7 +6,8 @@ import numpy as np
 from scipy.linalg.blas import dgemm
 
 from srbench.errors import SrbenchError
-from srbench.metrics.spec import Metric
+from srbench.metrics.registry import register
+from srbench.metrics.spec import Metric, MetricSpec
 
 
 def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
@@ -191,3 +192,22 @@ class SSIM(Metric):
     def __call__(self, pair) -> float:
         sr, hr = pair.y
         return self.fn(sr, hr)
+
+
+register(MetricSpec(
+    "psnr", "PSNR", True, "y", (0.0, None), "dB",
+    "Y-channel PSNR (the protocol's Y), border shaved, per image then mean",
+    "srbench.metrics.fidelity:PSNR", ".2f", 0.01,
+), aliases=("psnr_y",))
+
+register(MetricSpec(
+    "ssim", "SSIM", True, "y", (-1.0, 1.0), "",
+    "Y-channel SSIM (Wang et al. 2004, gaussian 11x11 sigma 1.5; the protocol's variant), border shaved",
+    "srbench.metrics.fidelity:SSIM", ".4f", 0.0005,
+), aliases=("ssim_y",))
+
+register(MetricSpec(
+    "psnr_rgb", "PSNR-RGB", True, "rgb", (0.0, None), "dB",
+    "PSNR over the three RGB channels, border shaved like Y-PSNR",
+    "srbench.metrics.fidelity:PSNR", ".2f", 0.01,
+))

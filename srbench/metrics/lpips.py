@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from srbench.errors import SrbenchError
-from srbench.metrics.spec import Metric
+from srbench.metrics.registry import register
+from srbench.metrics.spec import Metric, MetricSpec
 from srbench.store.assets import Asset, resolve, sha256_of
 
 log = logging.getLogger(__name__)
@@ -263,3 +264,24 @@ class LPIPS(Metric):
         x = torch.from_numpy(np.ascontiguousarray(np.stack(images))).to(device)  # N,H,W,3 uint8
         x = x.permute(0, 3, 1, 2).float() / 127.5 - 1.0  # N,3,H,W view of the HWC data: channels-last
         return x.contiguous(memory_format=torch.channels_last)
+
+
+# Perceptual metrics (SPEC §5). `lpips` uses the protocol's network and shave; lpips_alex/lpips_vgg
+# name the network. NIQE, Ma and PI are no-reference: the protocol's nr_luma / nr_shave input.
+register(MetricSpec(
+    "lpips", "LPIPS", False, "lpips", (0.0, 1.0), "",
+    "LPIPS v0.1, the protocol's network (AlexNet unless it says VGG), official lpips package, RGB in [-1, 1]",
+    "srbench.metrics.lpips:LPIPS", ".4f", 0.002,
+))
+
+register(MetricSpec(
+    "lpips_alex", "LPIPS-Alex", False, "lpips", (0.0, 1.0), "",
+    "LPIPS v0.1 (AlexNet), official lpips package, torchvision ImageNet backbone, RGB in [-1, 1]",
+    "srbench.metrics.lpips:LPIPS", ".4f", 0.002, settings={"net": "alex", "version": "0.1"},
+))
+
+register(MetricSpec(
+    "lpips_vgg", "LPIPS-VGG", False, "lpips", (0.0, 1.0), "",
+    "LPIPS v0.1 (VGG16), official lpips package, torchvision ImageNet backbone, RGB in [-1, 1]",
+    "srbench.metrics.lpips:LPIPS", ".4f", 0.002, settings={"net": "vgg", "version": "0.1"},
+))

@@ -32,7 +32,8 @@ from scipy.special import gammaln
 from srbench.errors import AssetMissingError, SrbenchError
 from srbench.imaging.imresize import contributions
 from srbench.metrics.niqe import NIQE
-from srbench.metrics.spec import Metric
+from srbench.metrics.registry import register
+from srbench.metrics.spec import Metric, MetricSpec
 from srbench.store.assets import Asset, resolve
 
 MA_MODEL_URL = "https://github.com/chaoma99/sr-metric/raw/master/model.mat"
@@ -434,3 +435,16 @@ class PI(Metric):
     def __call__(self, pair) -> float:
         ma = self.ma(pair)  # first: fails fast when the model file is missing
         return perceptual_index(ma, self.niqe(pair))
+
+
+register(MetricSpec(
+    "ma", "Ma", True, "nr", (0.0, 10.0), "",
+    "Ma et al. (NRQM) no-reference score, authors' regression-forest model.mat (user-supplied)",
+    "srbench.metrics.ma:Ma", ".3f", 0.01,
+), aliases=("nrqm",))
+
+register(MetricSpec(
+    "pi", "PI", False, "nr", (0.0, None), "",
+    "Perceptual Index = ((10 - Ma) + NIQE) / 2 (PIRM-2018)",
+    "srbench.metrics.ma:PI", ".3f", 0.01,
+))

@@ -37,7 +37,8 @@ from scipy.special import gamma as _gamma
 
 from srbench.errors import AssetMissingError, SrbenchError
 from srbench.imaging.imresize import contributions
-from srbench.metrics.spec import Metric
+from srbench.metrics.registry import register
+from srbench.metrics.spec import Metric, MetricSpec
 from srbench.store.assets import Asset, resolve
 
 NIQE_PARAMS = Asset(
@@ -385,3 +386,10 @@ class NIQE(Metric):
             value, conditioning = niqe_conditioning(pair.nr, mu, cov)
             out.append((value, {"niqe_conditioning": conditioning}))
         return out
+
+
+register(MetricSpec(
+    "niqe", "NIQE", False, "nr", (0.0, None), "",
+    "NIQE (Mittal et al. 2013, official release modelparameters.mat), 96x96 blocks, float64",
+    "srbench.metrics.niqe:NIQE", ".3f", 0.01,
+))

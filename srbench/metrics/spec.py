@@ -42,9 +42,7 @@ class MetricSpec:
     impl: str  # "module:Class"
     fmt: str  # number format in tables, e.g. ".2f"
     tolerance: float  # default absolute tolerance of the regression gate
-    settings: dict = field(default_factory=dict)  # fixed constructor settings
-    # constructor settings taken from the protocol: setting -> protocol field (the pipeline resolves them)
-    protocol_settings: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)  # fixed constructor settings (the protocol's come from the pipeline)
     aggregate: str = "mean"
 
     def __post_init__(self):

@@ -33,3 +33,13 @@ def references() -> tuple[Reference, ...]:
             out.append(Reference(name, d["title"], d.get("paper", ""), tuple(d["published"]), d.get("params_paper", ""),
                                  d.get("mult_adds_paper_g", {})))
     return tuple(out)
+
+
+def catalog():
+    """The zoo's published rows for the report (:class:`srbench.report.tables.Catalog`)."""
+    from srbench.models.registry import get_card, list_models
+    from srbench.report.tables import Catalog
+
+    cards = [get_card(m) for m in list_models()]
+    return Catalog(published={c.name: tuple(c.published) for c in cards}, references=references(),
+                   same_size=tuple(c.name for c in cards if c.same_size))

@@ -132,9 +132,17 @@ def available_inputs(protocol: Protocol) -> set:
     return {"y", "nr"} if protocol.space == "y" else {"y", "rgb", "lpips", "nr"}
 
 
+# Constructor settings of a metric that the protocol fixes: metric -> {setting: protocol field}. Metrics
+# never read the protocol: the pipeline hands them these values (lpips_alex/lpips_vgg fix their own net).
+PROTOCOL_METRIC_SETTINGS = {
+    "ssim": {"variant": "ssim"},
+    "lpips": {"net": "lpips_net", "version": "lpips_version"},
+}
+
+
 def metric_settings(protocol: Protocol, spec) -> dict:
-    """Constructor settings the protocol fixes for this metric (``spec.protocol_settings``)."""
-    return {setting: getattr(protocol, field) for setting, field in spec.protocol_settings.items()}
+    """Constructor settings the protocol fixes for this metric."""
+    return {setting: getattr(protocol, field) for setting, field in PROTOCOL_METRIC_SETTINGS.get(spec.name, {}).items()}
 
 
 def input_description(protocol: Protocol, spec, scale: int) -> str:

@@ -244,3 +244,28 @@ CANONICAL = "matlab"
 
 def get_protocol(name: str) -> Protocol:
     return PROTOCOLS.get(name)
+
+
+# Settings that are descriptions, not settings: they never change a number.
+NOT_SETTINGS = ("name", "version", "description", "source")
+
+
+def settings_that_differ(paper: dict, doc: dict) -> list[str] | None:
+    """Settings in which the paper's protocol differs from the result's and that can change this
+    row's number (grey handling only on sets with a grey image; perceptual settings only where the
+    metric is compared); None when they are the same protocol."""
+    name = paper.get("protocol", doc["protocol"]["name"])
+    if name == doc["protocol"]["name"]:
+        return None
+    try:
+        other = get_protocol(name).to_dict()
+    except SrbenchError:
+        return ["(unknown protocol)"]
+    ours = doc["protocol"]
+    diffs = [k for k in other if k not in NOT_SETTINGS and other[k] != ours.get(k)]
+    if not any(i.get("gray") for i in doc.get("images", [])):
+        diffs = [k for k in diffs if k != "gray"]
+    fidelity_only = not any(k in paper for k in ("lpips", "niqe", "pi", "ma"))
+    if fidelity_only:
+        diffs = [k for k in diffs if not k.startswith(("lpips_", "nr_"))]
+    return diffs or None

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import math
 
+from srbench.protocol.protocols import CANONICAL, NOT_SETTINGS, settings_that_differ
 from srbench.report.tables import (
+    Catalog,
     Table,
     complexity_of,
     group,
@@ -116,11 +118,11 @@ def summary_tables(table: Table) -> list[str]:
     return out
 
 
-def _published_cell(doc: dict, metric: str, spec_fmt: str) -> str:
-    paper = paper_row(doc)
+def _published_cell(doc: dict, metric: str, spec_fmt: str, catalog: Catalog) -> str:
+    paper = paper_row(doc, catalog)
     if paper is None or paper.get(metric) is None or metric not in doc["metrics"]:
         return "–"
-    mark = "†" if _protocol_differences(paper, doc) else ""
+    mark = "†" if settings_that_differ(paper, doc) else ""
     delta = doc["metrics"][metric] - paper[metric]
     return f"{format(paper[metric], spec_fmt)}{mark} ({delta:+{spec_fmt[:-1]}f})"
 
@@ -142,7 +144,7 @@ def set_table(table: Table, dataset: str) -> str:
             continue
         row = [_model_cell(table, model)]
         for m, kind in columns:
-            row.append(_value(table, model, dataset, m) if kind == "value" else _published_cell(d, m, metric_spec(m).fmt))
+            row.append(_value(table, model, dataset, m) if kind == "value" else _published_cell(d, m, metric_spec(m).fmt, table.catalog))
         rows.append(row)
     rows += _reference_rows(table, dataset, columns)
     return _md(rows, headers)
@@ -150,13 +152,10 @@ def set_table(table: Table, dataset: str) -> str:
 
 def _reference_rows(table: Table, dataset: str, columns) -> list[list[str]]:
     """Published values of models without weights (model_zoo/references.toml), in the canonical table."""
-    from srbench.models.references import references
-    from srbench.protocol.protocols import CANONICAL
-
     if table.name != CANONICAL:
         return []
     rows = []
-    for ref in references():
+    for ref in table.catalog.references:
         row = next((r for r in ref.published if r["dataset"] == dataset and r["scale"] == table.scale), None)
         if row is None:
             continue
@@ -261,36 +260,9 @@ def dominance_table(table: Table) -> str | None:
     return _md(rows, ["Model"] + [set_title(s) for s in table.sets])
 
 
-_NOT_SETTINGS = ("name", "version", "description", "source")
-
-
-def _protocol_differences(paper: dict, doc: dict) -> list[str] | None:
-    """Settings in which the paper's protocol differs from the result's and that can change this
-    row's number (grey handling only on sets with a grey image; perceptual settings only where the
-    metric is compared); None when they are the same protocol."""
-    from srbench.errors import SrbenchError
-    from srbench.protocol.protocols import get_protocol
-
-    name = paper.get("protocol", doc["protocol"]["name"])
-    if name == doc["protocol"]["name"]:
-        return None
-    try:
-        other = get_protocol(name).to_dict()
-    except SrbenchError:
-        return ["(unknown protocol)"]
-    ours = doc["protocol"]
-    diffs = [k for k in other if k not in _NOT_SETTINGS and other[k] != ours.get(k)]
-    if not any(i.get("gray") for i in doc.get("images", [])):
-        diffs = [k for k in diffs if k != "gray"]
-    fidelity_only = not any(k in paper for k in ("lpips", "niqe", "pi", "ma"))
-    if fidelity_only:
-        diffs = [k for k in diffs if not k.startswith(("lpips_", "nr_"))]
-    return diffs or None
-
-
 def _deviation_note(model, dataset, scale, doc, paper, delta, proto_name) -> str:
     reasons = []
-    diffs = _protocol_differences(paper, doc)
+    diffs = settings_that_differ(paper, doc)
     if diffs:
         reasons.append(f"the paper used its own protocol `{paper['protocol']}` (this table: `{proto_name}`; "
                        f"differs in {', '.join(diffs)})")
@@ -313,7 +285,7 @@ def deviation_notes(table: Table) -> list[str]:
     for model in table.models:
         for s in table.sets:
             d = table.docs.get((model, s))
-            paper = paper_row(d) if d else None
+            paper = paper_row(d, table.catalog) if d else None
             if d is None or paper is None or paper.get("psnr") is None or "psnr" not in d["metrics"]:
                 continue
             delta = d["metrics"]["psnr"] - paper["psnr"]
@@ -340,7 +312,7 @@ def protocol_footer(table: Table) -> str:
     dates = sorted(d["provenance"].get("date", "") for d in table.docs.values())
     versions = sorted({d["provenance"].get("srbench_version", "?") for d in table.docs.values()})
     conv = complexity_of(list(table.docs.values())).get("convention", "hr720")
-    settings = "; ".join(f"{k}: {v}" for k, v in p.items() if k not in _NOT_SETTINGS)
+    settings = "; ".join(f"{k}: {v}" for k, v in p.items() if k not in NOT_SETTINGS)
     return (
         f"Protocol **{p['name']}** v{p['version']} ({p['description']}; {p['source']}). Settings: {settings}.\n\n"
         f"Params: trainable parameters. Mult-Adds: convolution weight multiply-accumulates under the `{conv}` "
@@ -386,7 +358,7 @@ def render(table: Table, others: list[Table], plots: list[str] | None = None) ->
     return "\n".join(parts)
 
 
-def render_index(tables: list[Table]) -> str:
+def render_index(tables: list[Table], catalog: Catalog) -> str:
     lines = ["# srbench leaderboards", "",
              "Generated from the result files in `leaderboards/results/` by `srbench leaderboard`; "
              "do not edit by hand (`srbench leaderboard --check` fails when these files are stale).", "",
@@ -397,29 +369,52 @@ def render_index(tables: list[Table]) -> str:
         sets = ", ".join(set_title(s) for s in t.sets)
         lines.append(f"| `{t.protocol}` | x{t.scale} | {len(t.models)} | {sets} | [{t.filename}]({t.filename}) |")
     lines.append("")
-    absent = _absent_same_size_models(tables)
+    absent = _absent_same_size_models(tables, catalog)
     if absent:
         lines += ["Not in these tables: " + ", ".join(f"`{m}`" for m in absent) + " (same-size real-world SR: "
                   "the input already has the HR size, so bicubic-downscaled benchmarks do not apply).", ""]
     return "\n".join(lines)
 
 
-def _absent_same_size_models(tables: list[Table]) -> list[str]:
-    from srbench.models.registry import get_card, list_models
-
+def _absent_same_size_models(tables: list[Table], catalog: Catalog) -> list[str]:
     present = {m for t in tables for m, _ in t.docs}
-    return [m for m in list_models() if m not in present and get_card(m).same_size]
+    return [m for m in catalog.same_size if m not in present]
 
 
-def build(files, with_plots: bool = True) -> dict[str, str]:
+def build(files, catalog: Catalog, with_plots: bool = True) -> dict[str, str]:
     """{relative file name: markdown text} for every table plus the index; ``files`` are
-    (path, result document) pairs."""
+    (path, result document) pairs; ``catalog`` the zoo's published rows (the report never reads the zoo)."""
     from srbench.report.plots import plot_specs
 
-    tables = group(files)
+    tables = group(files, catalog)
     out: dict[str, str] = {}
     for t in (t for t in tables if t.precision == "fp32"):
         others = [o for o in tables if o.precision != "fp32" and (o.protocol, o.scale) == (t.protocol, t.scale)]
         out[t.filename] = render(t, others, [s.png for s in plot_specs(t)] if with_plots else None)
-    out["README.md"] = render_index(tables)
+    out["README.md"] = render_index(tables, catalog)
     return out
+
+
+def stale(files: dict[str, str], out) -> list:
+    """The files of ``build`` whose committed copy under ``out`` differs (or is missing)."""
+    from pathlib import Path
+
+    return [Path(out) / name for name, text in files.items()
+            if not (Path(out) / name).exists() or (Path(out) / name).read_text() != text]
+
+
+def publish(results, out, catalog: Catalog, plots: bool = True) -> list:
+    """Write the markdown of ``build`` (and the plots) under ``out``; returns the markdown paths.
+    ``results`` are (path, result document) pairs."""
+    from pathlib import Path
+
+    from srbench.store.files import write_text
+
+    files = build(results, catalog, with_plots=plots)
+    for name, text in files.items():
+        write_text(Path(out) / name, text)
+    if plots:
+        from srbench.report.plots import draw_all
+
+        draw_all([t for t in group(results, catalog) if t.precision == "fp32"], Path(out))
+    return [Path(out) / n for n in files]

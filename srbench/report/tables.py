@@ -21,12 +21,24 @@ from srbench.errors import SrbenchError
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Catalog:
+    """What the zoo publishes, handed to the report by its caller (the report reads results, never the
+    zoo): each card's current published rows (cards get corrected without re-running models), the
+    reference rows of models without weights, and the same-size models that bicubic tables leave out."""
+
+    published: dict = field(default_factory=dict)  # model -> tuple of published rows
+    references: tuple = ()
+    same_size: tuple = ()
+
+
 @dataclass
 class Table:
     protocol: str  # name@version
     scale: int
     docs: dict  # (model, dataset) -> result document
     precision: str = "fp32"
+    catalog: Catalog = field(default_factory=Catalog)
     _ties: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -82,7 +94,7 @@ def eligible(doc: dict) -> str | None:
     return precision_label(doc)
 
 
-def group(files: list[tuple[Path, dict]]) -> list[Table]:
+def group(files: list[tuple[Path, dict]], catalog: Catalog | None = None) -> list[Table]:
     tables: dict[tuple, dict] = defaultdict(dict)
     where: dict[tuple, Path] = {}
     for path, d in files:
@@ -96,7 +108,7 @@ def group(files: list[tuple[Path, dict]]) -> list[Table]:
                                f"{where[key + cell]} and {path}; keep one")
         tables[key][cell] = d
         where[key + cell] = path
-    return [Table(p, s, t, prec) for (p, s, prec), t in sorted(tables.items())]
+    return [Table(p, s, t, prec, catalog or Catalog()) for (p, s, prec), t in sorted(tables.items())]
 
 
 def set_order(name: str) -> tuple:
@@ -138,28 +150,13 @@ def complexity_of(docs: list[dict]) -> dict:
     return {}
 
 
-@functools.lru_cache(maxsize=None)
-def _card_complexity(model: str, scale: int) -> dict:
-    from srbench.cost.complexity import card_complexity
-    from srbench.models.registry import get_card
-
-    try:
-        return card_complexity(get_card(model), scale)
-    except SrbenchError as exc:
-        log.warning("complexity of %s x%d not counted: %s", model, scale, exc)
-        return {}
-
-
-def published_rows(doc: dict) -> list[dict]:
-    """The card's current published rows for this result (cards get corrected without re-running
-    models); the copy inside the result for models not in the registry (someone else's card)."""
-    from srbench.models.registry import get_card, model_registry
-
-    if doc["model"] not in model_registry():
+def published_rows(doc: dict, catalog: Catalog) -> list[dict]:
+    """The catalog's current published rows for this result; the copy inside the result for models
+    the catalog does not know (someone else's card)."""
+    if doc["model"] not in catalog.published:
         return doc.get("published", [])
-    card = get_card(doc["model"])
-    return [r for r in card.published if r["dataset"] == doc["dataset"] and r["scale"] == doc["scale"]]
+    return [r for r in catalog.published[doc["model"]] if r["dataset"] == doc["dataset"] and r["scale"] == doc["scale"]]
 
 
-def paper_row(doc: dict) -> dict | None:
-    return next((r for r in published_rows(doc) if r.get("kind", "paper") == "paper"), None)
+def paper_row(doc: dict, catalog: Catalog) -> dict | None:
+    return next((r for r in published_rows(doc, catalog) if r.get("kind", "paper") == "paper"), None)
