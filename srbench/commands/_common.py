@@ -55,34 +55,17 @@ def add_execution(parser) -> None:
 
 @contextlib.contextmanager
 def executor_from_args(args):
-    from srbench.eval.executors import make_executor, usable_cores
+    from srbench.eval.executors import make_executor
 
-    workers = args.workers if args.workers is not None else usable_cores()
-    if workers < 1:
-        raise SrbenchError(f"--workers must be at least 1, got {workers}")
-    kind = args.executor or ("process" if workers > 1 else "local")
-    if (args.ray_address or args.ray_ship_images) and kind != "ray":
-        raise SrbenchError("--ray-address and --ray-ship-images go with --executor ray")
     # Ray's driver thread prints cluster messages (e.g. a worker that died) to stdout: keep stdout for
     # srbench's own output while the executor lives.
-    with contextlib.redirect_stdout(sys.stderr) if kind == "ray" else contextlib.nullcontext():
-        executor = make_executor(kind, workers=workers, ray_address=args.ray_address, ship_images=args.ray_ship_images)
+    with contextlib.redirect_stdout(sys.stderr) if args.executor == "ray" else contextlib.nullcontext():
+        executor = make_executor(args.executor, workers=args.workers, ray_address=args.ray_address,
+                                 ship_images=args.ray_ship_images)
         try:
             yield executor
         finally:
             executor.close()
-
-
-@contextlib.contextmanager
-def progress_bar(total: int, unit: str):
-    """One bar on stderr for the whole command (tqdm honours TQDM_DISABLE)."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit=unit, leave=False, file=sys.stderr)
-    try:
-        yield bar
-    finally:
-        bar.close()
 
 
 def command_line() -> str | None:

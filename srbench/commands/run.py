@@ -111,8 +111,9 @@ def make_plans(args) -> list:
 
 
 def run(args) -> int:
-    from srbench.commands._common import executor_from_args, progress_bar
+    from srbench.commands._common import executor_from_args
     from srbench.eval.driver import run_plan
+    from srbench.eval.progress import progress_bar
     from srbench.report.precision import backend_of, precision_label
 
     plans = make_plans(args)

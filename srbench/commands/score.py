@@ -36,9 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from srbench.commands._common import executor_from_args, progress_bar
+    from srbench.commands._common import executor_from_args
     from srbench.errors import SrbenchError
     from srbench.eval.driver import run_plan
+    from srbench.eval.progress import progress_bar
     from srbench.eval.score import score_plan
 
     scales = parse_scales(args.scale)

@@ -22,7 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from srbench.commands._common import executor_from_args, progress_bar
+    from srbench.commands._common import executor_from_args
+    from srbench.eval.progress import progress_bar
     from srbench.eval.sweep import expand, finish, read_plan, run_sweep
 
     sweep = read_plan(args.plan)

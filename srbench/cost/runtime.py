@@ -132,13 +132,14 @@ def cpu_peak_memory(model: torch.nn.Module, inputs: list[torch.Tensor]) -> tuple
 
 @contextlib.contextmanager
 def _settings(threads: int, cudnn_benchmark: bool = False):
-    prior_threads, prior_bench = torch.get_num_threads(), torch.backends.cudnn.benchmark
-    torch.set_num_threads(threads)
+    from srbench.sources.inference import torch_threads
+
+    prior_bench = torch.backends.cudnn.benchmark
     torch.backends.cudnn.benchmark = cudnn_benchmark
     try:
-        yield
+        with torch_threads(threads):
+            yield
     finally:
-        torch.set_num_threads(prior_threads)
         torch.backends.cudnn.benchmark = prior_bench
 
 

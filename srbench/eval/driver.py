@@ -89,6 +89,7 @@ def evaluate(model, dataset, scale: int | None = None, *, protocol: str | None =
     ``allow_incomplete``: score a set copy that is not the whole set as a labelled subset (see :func:`make_plan`).
     """
     from srbench.eval.executors import make_executor
+    from srbench.eval.progress import progress_bar
 
     plan = make_plan(model, dataset, scale, protocol=protocol, metrics=metrics, data_root=data_root, device=device,
                      precision=precision, tile=tile, tile_overlap=tile_overlap, limit=limit, label=label, io=io,
@@ -96,18 +97,12 @@ def evaluate(model, dataset, scale: int | None = None, *, protocol: str | None =
                      allow_incomplete=allow_incomplete,
                      images_dir=Path(out_dir) / "images" if (save_images and out_dir is not None) else None)
     own = executor is None
-    executor = executor or make_executor("local" if workers == 1 else "process", workers=workers)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(plan.samples), desc=f"{plan.label} {plan.dataset.card.name} x{plan.scale}",
-                   unit="img", leave=False)
+    executor = executor or make_executor(workers=workers)
+    desc = f"{plan.label} {plan.dataset.card.name} x{plan.scale}"
     try:
-        return run_plan(plan, out_dir=out_dir, resume=resume, executor=executor,
-                        on_images=bar.update if bar else None, command=command)
+        with progress_bar(len(plan.samples), desc=desc, enabled=progress) as bar:
+            return run_plan(plan, out_dir=out_dir, resume=resume, executor=executor, on_images=bar.update,
+                            command=command)
     finally:
-        if bar is not None:
-            bar.close()
         if own:
             executor.close()

@@ -21,8 +21,27 @@ import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
+from typing import Iterator, Protocol
 
 from srbench.errors import SrbenchError
+from srbench.registry import Registry
+
+
+class Executor(Protocol):
+    """What maps the per-image unit over shards of a plan's images (yielding each shard's records, in
+    any order); built by :func:`make_executor` from its registry name with ``create``."""
+
+    name: str
+    workers: int
+
+    @classmethod
+    def create(cls, *, workers: int, ray_address: str | None, ship_images: bool) -> Executor: ...
+
+    def shard_size(self, n_images: int, device: str = "cpu") -> int: ...
+
+    def map(self, unit, plan, shards) -> Iterator[list[dict]]: ...
+
+    def close(self) -> None: ...
 
 
 def usable_cores() -> int:
@@ -41,6 +60,10 @@ def shard_size(device: str) -> int:
 class LocalExecutor:
     name = "local"
     workers = 1
+
+    @classmethod
+    def create(cls, *, workers: int, ray_address: str | None, ship_images: bool) -> LocalExecutor:
+        return cls()
 
     def shard_size(self, n_images: int, device: str = "cpu") -> int:
         return shard_size(device)
@@ -86,6 +109,10 @@ class ProcessExecutor:
     """A process pool kept for the whole command (models are built once per worker and plan)."""
 
     name = "process"
+
+    @classmethod
+    def create(cls, *, workers: int, ray_address: str | None, ship_images: bool) -> ProcessExecutor:
+        return cls(workers)
 
     def __init__(self, workers: int):
         import multiprocessing as mp
@@ -204,6 +231,10 @@ def _task(unit, plan, shard, files):
 class RayExecutor:
     name = "ray"
 
+    @classmethod
+    def create(cls, *, workers: int, ray_address: str | None, ship_images: bool) -> RayExecutor:
+        return cls(address=ray_address, workers=workers, ship_images=ship_images)
+
     def __init__(self, address: str | None = None, workers: int | None = None, ship_images: bool = False):
         ray = _import_ray()
         self.ray = ray
@@ -266,12 +297,24 @@ class RayExecutor:
             self.ray.shutdown()
 
 
-def make_executor(kind: str = "local", workers: int | None = None, ray_address: str | None = None,
-                  ship_images: bool = False):
-    if kind == "local" or (kind == "process" and workers == 1):
-        return LocalExecutor()
-    if kind == "process":
-        return ProcessExecutor(workers or usable_cores())
-    if kind == "ray":
-        return RayExecutor(address=ray_address, workers=workers, ship_images=ship_images)
-    raise SrbenchError(f"unknown executor '{kind}'; use local, process or ray")
+def make_executor(kind: str | None = None, workers: int | None = None, ray_address: str | None = None,
+                  ship_images: bool = False) -> Executor:
+    """The one rule for every caller (CLI, API, sweep): ``workers`` None -> every usable core; ``kind``
+    None -> ``process`` with more than one worker, else ``local`` (a pool of one is in-process)."""
+    workers = usable_cores() if workers is None else int(workers)
+    if workers < 1:
+        raise SrbenchError(f"--workers must be at least 1, got {workers}")
+    kind = kind or ("process" if workers > 1 else "local")
+    if kind not in EXECUTORS:
+        raise SrbenchError(f"unknown executor '{kind}'; use {', '.join(EXECUTORS.names())}")
+    if (ray_address or ship_images) and kind != "ray":
+        raise SrbenchError("--ray-address and --ray-ship-images go with --executor ray")
+    if kind == "process" and workers == 1:
+        kind = "local"
+    return EXECUTORS.get(kind).create(workers=workers, ray_address=ray_address, ship_images=ship_images)
+
+
+EXECUTORS: Registry = Registry("executor")
+EXECUTORS.register("local", LocalExecutor)
+EXECUTORS.register("process", ProcessExecutor)
+EXECUTORS.register("ray", RayExecutor)

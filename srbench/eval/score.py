@@ -35,7 +35,7 @@ def score(sr_dir, dataset, scale: int, *, label: str | None = None, protocol: st
     """The result document for the SR images in ``sr_dir`` (see the module docstring)."""
     plan = score_plan(sr_dir, dataset, scale, label=label, protocol=protocol, metrics=metrics, data_root=data_root,
                       device=device, allow_missing=allow_missing)
-    executor = make_executor("local" if workers == 1 else "process", workers=workers)
+    executor = make_executor(workers=workers)
     try:
         return run_plan(plan, out_dir=Path(out_dir) if out_dir else None, resume=resume, executor=executor,
                         command=command)

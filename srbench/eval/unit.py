@@ -12,7 +12,7 @@ from pathlib import Path
 from srbench.errors import SrbenchError
 from srbench.eval.plan import Plan
 from srbench.protocol import pipeline
-from srbench.sources.inference import EVAL_THREADS
+from srbench.sources.inference import EVAL_THREADS, torch_threads
 from srbench.sources.runners import make_runner
 
 
@@ -37,19 +37,6 @@ def runtime_for(plan: Plan) -> _Runtime:
         rt = _RUNTIMES[plan.run_id] = _Runtime(plan)
     _RUNTIMES.move_to_end(plan.run_id)
     return rt
-
-
-class _Threads:
-    def __enter__(self):
-        import torch
-
-        self.before = torch.get_num_threads()
-        torch.set_num_threads(EVAL_THREADS)
-
-    def __exit__(self, *exc):
-        import torch
-
-        torch.set_num_threads(self.before)
 
 
 def process_image(plan: Plan, sample, runtime: _Runtime | None = None):
@@ -89,7 +76,7 @@ def evaluate_shard(plan: Plan, samples) -> list[dict]:
     """The per-image unit over a shard: one record per image, metrics batched over the shard."""
     import math
 
-    with _Threads():
+    with torch_threads(EVAL_THREADS):
         rt = runtime_for(plan)
         records, pairs = [], []
         for sample in samples:

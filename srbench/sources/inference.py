@@ -16,6 +16,18 @@ PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat
 EVAL_THREADS = 1
 
 
+@contextlib.contextmanager
+def torch_threads(n: int = EVAL_THREADS):
+    """The one place torch's intra-op thread count is pinned (evaluation: ``EVAL_THREADS``, so values are
+    bit-identical whatever the number of workers; timing: the count asked for), restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def resolve_device(device: str = "cpu") -> torch.device:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
