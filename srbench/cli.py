@@ -36,6 +36,10 @@ COMMANDS = {
 }
 
 
+# Loggers of the engines srbench drives, silenced below ERROR unless -v.
+QUIET_LOGGERS = ("onnxscript", "torch.onnx", "onnxruntime")
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2 (argparse's own convention)
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -69,12 +73,18 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         force=True,  # main() may run more than once in a process (tests): log to the current stderr
     )
+    if not args.verbose:  # third-party chatter (cluster tokens, exporter progress) only with -v
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.ERROR)
     module = importlib.import_module(f"srbench.commands.{args._module}")
     try:
         return int(module.run(args) or 0)
     except SrbenchError as exc:
         print(f"srbench: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`srbench list models | head`): nothing left to say
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         again = "rerun the same sweep" if args.command == "sweep" else "rerun with --resume"
         print(f"srbench: interrupted; results computed so far are saved ({again} to continue)", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,9 @@ SHARED = Path(os.environ.get("SRBENCH_SHARED", REPO.parent / "shared"))
 
 def pytest_configure(config):
     os.environ["SRBENCH_OFFLINE"] = "1"  # tests never touch the network
+    # Never the user's real ~/.cache/srbench, also for what runs before the per-test home below
+    # (collection, session fixtures) and for subprocesses.
+    os.environ["SRBENCH_HOME"] = tempfile.mkdtemp(prefix="srbench-test-home-")
     os.environ.setdefault("TQDM_DISABLE", "1")
     if SHARED.is_dir():
         mirrors = [str(SHARED / "weights")]

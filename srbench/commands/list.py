@@ -1,4 +1,4 @@
-"""``srbench list models|datasets|metrics|protocols``: one line each."""
+"""``srbench list models|datasets|metrics|protocols``: a table with headers (``--format json|csv`` for every field)."""
 
 from __future__ import annotations
 
@@ -61,14 +61,17 @@ def _metrics() -> list[dict]:
 def _protocols() -> list[dict]:
     from srbench.protocol.protocols import CANONICAL, PROTOCOLS
 
-    rows = []
-    for n in PROTOCOLS.names():
-        d = PROTOCOLS.get(n).to_dict()  # the settings as recorded in results
-        rows.append({"name": n + (" (canonical)" if n == CANONICAL else ""), "version": d["version"],
-                     "lr": d["lr_resize"], "sr": d["sr_rounding"], "y": "rounded" if d["y_rounding"] else "float",
-                     "gray": d["gray"], "shave": d["shave"], "lpips": f"{d['lpips_net']}, shave {d['lpips_shave']}",
-                     "description": d["description"]})
-    return rows
+    return [{"name": n + (" (canonical)" if n == CANONICAL else ""), **PROTOCOLS.get(n).summary(),
+             "description": PROTOCOLS.get(n).description} for n in PROTOCOLS.names()]
+
+
+# The columns of the terminal table (the rest is in --format json/csv): short ones, so lines do not wrap.
+TABLE_COLUMNS = {
+    "models": ["name", "aliases", "scales", "colour", "paper_protocol", "title"],
+    "datasets": ["name", "aliases", "title", "manifest"],
+    "metrics": ["name", "better", "reference", "range"],
+    "protocols": ["name", "version", "lr", "sr", "y", "grey", "shave", "lpips"],
+}
 
 
 def run(args) -> int:
@@ -78,11 +81,6 @@ def run(args) -> int:
 
         raise SrbenchError(f"cannot list '{args.kind}'; choose models, datasets, metrics or protocols." + did_you_mean(args.kind, list(KINDS)))
     rows = {"models": _models, "datasets": _datasets, "metrics": _metrics, "protocols": _protocols}[args.kind]()
-    if args.format == "table":
-        # One line each: the name first, then what matters most.
-        for r in rows:
-            vals = list(r.values())
-            print(f"{vals[0]:<14} " + "  ".join(str(v) for v in vals[1:] if v not in ("", None)))
-        return 0
-    print(render(rows, args.format))
+    columns = TABLE_COLUMNS[args.kind] if args.format == "table" else None
+    print(render(rows, args.format, columns=columns))
     return 0

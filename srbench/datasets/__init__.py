@@ -203,7 +203,8 @@ def _lr_for(lr_root: Path | None, hr: Path, shared_stem: bool, scales=(2, 3, 4))
 def _from_hr_dir(card: DatasetCard, hr_dir: Path, lr_root: Path | None, layout: str) -> Dataset:
     images = _images(hr_dir)
     if not images:
-        raise SrbenchError(f"{card.name}: no images in {hr_dir}; put the HR images there (srbench fetch --dataset {card.name})")
+        fetch = f" (srbench fetch --dataset {card.name})" if card.kind == "benchmark" and card.manifest else ""
+        raise SrbenchError(f"{card.name}: no images in {hr_dir}; put the HR images there{fetch}")
     stems = [p.stem for p in images]
     samples = [Sample(p.name, p, _lr_for(lr_root, p, stems.count(p.stem) > 1)) for p in images]
     return Dataset(card, hr_dir, samples, layout, _unreadable(hr_dir))

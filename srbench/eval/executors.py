@@ -17,6 +17,7 @@ They never write results: the caller is the one writer of journals and result fi
 
 from __future__ import annotations
 
+import logging
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import replace
@@ -204,6 +205,10 @@ def _import_ray():
         import ray
     except ImportError:
         raise SrbenchError("--executor ray needs Ray: pip install 'srbench[ray]' (ray==2.60.0)") from None
+    # Ray configures its own loggers when imported; its start-up notes (e.g. the token-authentication
+    # notice) are shown only when srbench itself is verbose (-v).
+    verbose = logging.getLogger("srbench").isEnabledFor(logging.DEBUG)
+    logging.getLogger("ray").setLevel(logging.DEBUG if verbose else logging.ERROR)
     return ray
 
 

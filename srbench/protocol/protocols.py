@@ -107,6 +107,12 @@ class Protocol:
                 del d[name]
         return {**d, **FIXED}
 
+    def summary(self) -> dict:
+        """The settings that tell protocols apart, in short words (``srbench list protocols``)."""
+        return {"version": self.version, "lr": self.lr_resize, "sr": self.sr_rounding,
+                "y": "rounded" if self.y_rounding else "float", "grey": self.gray, "shave": self.shave,
+                "lpips": f"{self.lpips_net}, shave {self.lpips_shave}"}
+
 
 def _matches(value, tp) -> bool:
     origin = typing.get_origin(tp)
