@@ -298,3 +298,36 @@ def test_pipeline_refuses_rgb_metrics_under_a_y_only_protocol():
     with pytest.raises(SrbenchError, match="is an RGB model"):
         make_plan("bicubic", "demo", 2, protocol="fsrcnn")
     assert pipeline.available_inputs(get_protocol("fsrcnn")) == {"y", "nr"}
+
+
+# ---------------------------------------------------------------------------------------------
+# the API and the CLI plan the same call identically
+
+
+def _zoo_names():
+    from srbench.models.registry import list_models
+
+    return list_models()
+
+
+@pytest.mark.parametrize("name", _zoo_names())
+def test_api_and_cli_agree_on_every_cards_defaults(name, shared, tmp_path, capsys):
+    from srbench.models.registry import get_card
+
+    card = get_card(name)
+    scale = card.default_scales()[0]
+    # The card's defaults (protocol, metrics; the scale where the card has one) are left to srbench.
+    scale_arg = None if len(card.default_scales()) == 1 else scale
+    api = srbench.evaluate(name, "demo", scale_arg, limit=1)
+    cli = _cli_doc(capsys, "--model", name, "--set", "demo", "--limit", "1", "--out", str(tmp_path),
+                   *(["--scale", str(scale)] if scale_arg else []))
+    assert api["identity_key"] == cli["identity_key"]
+    assert api["protocol"] == cli["protocol"]
+    expected = card.default_protocol and (card.paper_protocol if card.default_protocol == "paper" else card.default_protocol)
+    assert api["protocol"]["name"] == (expected or "matlab")
+    assert list(api["metrics"]) == list(cli["metrics"])
+    if card.default_metrics:
+        computable = [m for m in card.default_metrics if m not in api["metrics_unavailable"]]
+        assert list(api["metrics"]) == computable
+    metrics = list(api["metrics"])
+    assert _images(api, *metrics) == _images(cli, *metrics)  # per image, bit for bit
