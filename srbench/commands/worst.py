@@ -89,48 +89,9 @@ def run(args) -> int:
                   "differences one decimal more. NR/FR disagree: a no-reference and a full-reference metric say "
                   f"opposite things about A there (against {'B' if doc_b is not None else 'the median'}).")
     if args.grid:
+        from srbench.eval.visual import draw_worst_grid
+
         out = draw_worst_grid(report, doc_a, doc_b, Path(args.grid), args.grid_images, args.crop, args.data_root,
                               args.device)
         log.info("wrote %s", out)
     return 0
-
-
-def draw_worst_grid(report, doc_a: dict, doc_b: dict | None, out: Path, n_images: int, crop: int, data_root,
-                    device: str) -> Path:
-    """A row per image (A, B, HR, |error A − error B|; without B: A, HR, |error A|), through
-    compare-visual's pipeline and drawing; the crop where the error maps differ most."""
-    from srbench.commands.compare_visual import draw_grid, sr_panel
-    from srbench.datasets import open_dataset
-    from srbench.metrics.registry import METRICS
-    from srbench.report.worst import error_map, max_difference_box
-
-    ds = open_dataset(report.dataset, data_root)
-    by_name = {s.name: s for s in ds.samples}
-    cells = []
-    for r in report.images[:n_images]:
-        sample = by_name.get(r.name)
-        if sample is None:
-            raise SrbenchError(f"{r.name} is not in {ds.card.name} at {ds.root}; the grid needs the set's images")
-        panels = []
-        for doc, stored in ((doc_a, r.value), (doc_b, r.reference)):
-            if doc is None:
-                continue
-            if (doc.get("identity", {}).get("model") or {}).get("kind") not in ("card", "int8"):
-                raise SrbenchError(f"--grid re-runs zoo models; {doc['model']} is not one (drop --grid)")
-            title, sr, hr, values = sr_panel(doc["model"], ds, sample, report.scale, doc["protocol"]["name"],
-                                             [report.metric], device,
-                                             doc.get("provenance", {}).get("precision", "fp32"))
-            tol = METRICS.get(report.metric).tolerance if report.metric in METRICS else 0.0
-            if abs(values[report.metric] - stored) > tol:
-                log.warning("%s on %s: re-run %s %.4f differs from the result's %.4f (beyond the gate tolerance %g)",
-                            doc["model"], r.name, report.metric, values[report.metric], stored, tol)
-            panels.append((f"{r.name}: {title}", sr))
-        errors = [error_map(sr, hr) for _, sr in panels]
-        diff = abs(errors[0] - errors[1]) if len(errors) == 2 else errors[0]
-        box = max_difference_box(diff, crop)
-        what = "|error A − error B|" if len(errors) == 2 else "|error A|"
-        cells += [(t, img, box) for t, img in panels] + [("HR", hr, box), (f"{what} (mean over RGB)", diff, box)]
-    cols = len(cells) // min(n_images, len(report.images))
-    return draw_grid(cells, cols, f"{ds.card.title} x{report.scale}: where {report.model} loses most"
-                     + (f" against {report.reference}" if report.reference else "")
-                     + f" in {report.metric} (crop where the error maps differ most)", out)

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from srbench.errors import AssetMissingError, SrbenchError
-from srbench.metrics.spec import Metric
+from srbench.metrics.registry import register
+from srbench.metrics.spec import Metric, MetricSpec
 from srbench.store.assets import Asset, resolve, sha256_of
 
 DISTS_WEIGHTS = Asset(
@@ -195,3 +196,11 @@ def _to_tensor(images: list[np.ndarray], device):
 
     x = torch.from_numpy(np.ascontiguousarray(np.stack(images))).to(device)  # N,H,W,3 uint8
     return (x.permute(0, 3, 1, 2).float() / 255.0).contiguous()
+
+
+register(MetricSpec(
+    "dists", "DISTS", False, "lpips", (0.0, 1.0), "",
+    "DISTS (Ding et al. 2020), official dists-pytorch 0.1 alpha/beta, torchvision VGG16 ImageNet backbone, "
+    "whole RGB image / 255 (no resize), shaved as the protocol's lpips_shave",
+    "srbench.metrics.dists:DISTS", ".4f", 0.002,
+))
