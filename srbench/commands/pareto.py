@@ -24,14 +24,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from srbench.errors import SrbenchError
+    from srbench.models.references import catalog
     from srbench.report.precision import select_precision
-    from srbench.report.tables import eligible
+    from srbench.report.tables import eligible, with_counts
     from srbench.report.tradeoff import pareto_table, parse_amount
     from srbench.store.results import load_results
 
     max_macs = parse_amount(args.max_multadds, "G") if args.max_multadds else None
     max_params = parse_amount(args.max_params, "") if args.max_params else None
-    docs = [d for d in load_results(args.results) if eligible(d)]
+    zoo = catalog()  # counts of zoo models whose results carry none
+    docs = [with_counts(d, zoo) for d in load_results(args.results) if eligible(d)]
     if not docs:
         raise SrbenchError(f"no whole-set fp32 results in {args.results}: run 'srbench run' (or a sweep) first")
     rows = pareto_table(select_precision(docs, args.precision), args.metric, max_macs, max_params,

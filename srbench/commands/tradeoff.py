@@ -22,8 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    from srbench.models.references import catalog
     from srbench.report.precision import select_precision
-    from srbench.report.tables import eligible
+    from srbench.report.tables import eligible, with_counts
     from srbench.report.tradeoff import TRADEOFF_SETS, tradeoff_table
     from srbench.store.results import load_results
 
@@ -33,7 +34,9 @@ def run(args) -> int:
     models = split_list(args.models, "--models")
     if not models:
         raise SrbenchError("--models names no model")
-    rows, key = tradeoff_table(select_precision([d for d in load_results(args.results) if eligible(d)], args.precision), args.reference, models, scales[0], args.protocol)
+    zoo = catalog()  # counts of zoo models whose results carry none
+    docs = [with_counts(d, zoo) for d in load_results(args.results) if eligible(d)]
+    rows, key = tradeoff_table(select_precision(docs, args.precision), args.reference, models, scales[0], args.protocol)
     if args.format == "json":
         print(render([], "json", json_doc=rows))
         return 0

@@ -42,4 +42,23 @@ def catalog():
 
     cards = [get_card(m) for m in list_models()]
     return Catalog(published={c.name: tuple(c.published) for c in cards}, references=references(),
-                   same_size=tuple(c.name for c in cards if c.same_size))
+                   same_size=tuple(c.name for c in cards if c.same_size), counts=card_counts)
+
+
+@lru_cache(maxsize=None)
+def card_counts(model: str, scale: int) -> dict:
+    """A zoo model's complexity block at ``scale`` (as a result records it); {} for a model that is not a
+    zoo card or cannot be counted (said once)."""
+    import logging
+
+    from srbench.cost.complexity import card_complexity
+    from srbench.errors import SrbenchError
+    from srbench.models.registry import get_card, model_registry
+
+    if model not in model_registry():
+        return {}
+    try:
+        return card_complexity(get_card(model), scale)
+    except SrbenchError as exc:
+        logging.getLogger(__name__).warning("complexity of %s x%d not counted: %s", model, scale, exc)
+        return {}

@@ -1,7 +1,7 @@
 """What a leaderboard table holds: result documents grouped by (protocol@version, scale), with the set
 and metric order and titles taken from the dataset cards and metric specs. Shared by
-:mod:`srbench.report.leaderboard` (markdown) and :mod:`srbench.report.plots` (figures); reads results only (and a
-registry model's card for its counts when its results carry none: :func:`complexity_of`).
+:mod:`srbench.report.leaderboard` (markdown) and :mod:`srbench.report.plots` (figures); reads results only,
+and what the zoo publishes through the :class:`Catalog` its caller hands it.
 
 A result enters a table only when it is fp32, on a complete set and without ``--limit``; int8 and
 other precisions are grouped apart (``Table.precision``) and shown beside their fp32 result. Two
@@ -10,11 +10,11 @@ results for the same cell (model, set) are an error naming both files.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from srbench.errors import SrbenchError
 
@@ -25,11 +25,13 @@ log = logging.getLogger(__name__)
 class Catalog:
     """What the zoo publishes, handed to the report by its caller (the report reads results, never the
     zoo): each card's current published rows (cards get corrected without re-running models), the
-    reference rows of models without weights, and the same-size models that bicubic tables leave out."""
+    reference rows of models without weights, the same-size models that bicubic tables leave out, and
+    the counts of a zoo model whose results carry none."""
 
     published: dict = field(default_factory=dict)  # model -> tuple of published rows
     references: tuple = ()
     same_size: tuple = ()
+    counts: Callable[[str, int], dict] | None = None  # (model, scale) -> its complexity block, or {}
 
 
 @dataclass
@@ -97,7 +99,9 @@ def eligible(doc: dict) -> str | None:
 def group(files: list[tuple[Path, dict]], catalog: Catalog | None = None) -> list[Table]:
     tables: dict[tuple, dict] = defaultdict(dict)
     where: dict[tuple, Path] = {}
+    catalog = catalog or Catalog()
     for path, d in files:
+        d = with_counts(d, catalog)
         precision = eligible(d)
         if precision is None:
             continue
@@ -108,7 +112,7 @@ def group(files: list[tuple[Path, dict]], catalog: Catalog | None = None) -> lis
                                f"{where[key + cell]} and {path}; keep one")
         tables[key][cell] = d
         where[key + cell] = path
-    return [Table(p, s, t, prec, catalog or Catalog()) for (p, s, prec), t in sorted(tables.items())]
+    return [Table(p, s, t, prec, catalog) for (p, s, prec), t in sorted(tables.items())]
 
 
 def set_order(name: str) -> tuple:
@@ -136,18 +140,19 @@ def metric_title(name: str) -> str:
 
 
 def complexity_of(docs: list[dict]) -> dict:
-    """The complexity block of a model's results; for a registry model whose results carry none (made
-    while its counts failed), the same block counted now from its card: counts depend on the
-    architecture only, never on the evaluation, so the results stay valid."""
     for d in docs:
         if d.get("complexity"):
             return d["complexity"]
-    from srbench.models.registry import model_registry
-
-    for d in docs:
-        if d["model"] in model_registry():
-            return _card_complexity(d["model"], d["scale"])
     return {}
+
+
+def with_counts(doc: dict, catalog: Catalog) -> dict:
+    """``doc`` with the catalog's counts where the result carries none (made while counting its model
+    failed): counts depend on the architecture only, never on the evaluation, so the result stays valid."""
+    if doc.get("complexity") or catalog.counts is None:
+        return doc
+    counts = catalog.counts(doc["model"], doc["scale"])
+    return {**doc, "complexity": counts} if counts else doc
 
 
 def published_rows(doc: dict, catalog: Catalog) -> list[dict]:
