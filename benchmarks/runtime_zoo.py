@@ -13,8 +13,8 @@ import argparse
 
 import torch
 
-from srbench.commands.profile import _parse_size
 from srbench.cost.complexity import build_for_counting
+from srbench.cost.profile import parse_size
 from srbench.cost.runtime import cpu_peak_memory, time_set, timing_environment
 from srbench.models.registry import get_card, list_models
 from srbench.report.formatting import render
@@ -29,7 +29,7 @@ def main() -> None:
     p.add_argument("--models", help="comma-separated subset (default: the whole zoo)")
     p.add_argument("--min-run-time", type=float, default=0.5, help="clean: seconds of timed runs per input")
     args = p.parse_args()
-    h, w = _parse_size(args.input)
+    h, w = parse_size(args.input)
     names = args.models.split(",") if args.models else list_models()
     rows = []
     for name in names:

@@ -102,14 +102,14 @@ def test_cli_prints_both_methods_with_median_and_iqr(capsys):
 
 
 def test_cli_times_the_lr_images_of_a_set(shared, capsys):
-    from srbench.commands.profile import _set_inputs
+    from srbench.cost.profile import set_inputs
     from srbench.datasets import open_dataset
     from srbench.imaging.imresize import imresize
     from srbench.imaging.io import modcrop, read_image
     from srbench.models.registry import get_card
 
     root = shared / "datasets"
-    xs = _set_inputs(get_card("imdn-rtc"), 2, "set5", root, 2, torch.float32)
+    xs = set_inputs(get_card("imdn-rtc"), 2, "set5", root, 2, torch.float32)
     hr, _ = read_image(open_dataset("set5", root).samples[0].hr_path)
     want = imresize(modcrop(hr, 2), Fraction(1, 2)).astype(np.float64) / 255
     assert len(xs) == 2 and np.array_equal(xs[0][0].permute(1, 2, 0).double().numpy(), want.astype(np.float32).astype(np.float64))

@@ -9,9 +9,15 @@ Counted on the randomly initialised module (no weights needed, so architecture-o
 from __future__ import annotations
 
 import argparse
-import re
 
 from srbench.commands._common import add_format, parse_scales, split_list
+from srbench.cost.profile import (
+    activations,
+    onnx_profile,
+    parse_arch,
+    parse_size,
+    runtime,
+)
 from srbench.errors import SrbenchError
 from srbench.report.formatting import render
 
@@ -44,118 +50,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, help="with --set: only the first N images")
     p.add_argument("--data-root", help="folder holding the sets (default: $SRBENCH_DATA, else $SRBENCH_HOME/datasets)")
     add_format(p)
-
-
-def parse_arch(value: str | None) -> dict:
-    """'num_modules=8,distillation_rate=1/3,last_stage=split' -> {'num_modules': 8, ...}."""
-    out = {}
-    if not value:
-        return out
-    for item in split_list(value, "--arch"):
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip() or not raw.strip():
-            raise SrbenchError(f"bad --arch item '{item}': use key=value,key=value")
-        out[key.strip()] = _arch_value(raw.strip())
-    return out
-
-
-def _arch_value(raw: str):
-    if raw.lower() in ("true", "false"):
-        return raw.lower() == "true"
-    if re.fullmatch(r"[+-]?\d+", raw):
-        return int(raw)
-    if re.fullmatch(r"[+-]?\d+/\d+", raw):
-        num, den = raw.split("/")
-        if int(den) == 0:
-            raise SrbenchError(f"bad --arch value '{raw}': division by zero")
-        return int(num) / int(den)
-    try:
-        return float(raw)
-    except ValueError:
-        return raw
-
-
-# The largest LR input timed: 8192 x 8192 (a 32K x 32K output at x4). Beyond it, an SR network's
-# activations (tens of feature maps of the input's size) exceed the memory of any current device.
-MAX_INPUT_PIXELS = 8192 * 8192
-
-
-def _parse_size(value: str) -> tuple[int, int]:
-    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", value or "")
-    if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
-        raise SrbenchError(f"bad --input '{value}': use WxH, e.g. --input 320x180")
-    w, h = int(m.group(1)), int(m.group(2))
-    if w * h > MAX_INPUT_PIXELS:
-        raise SrbenchError(f"--input {w}x{h} is too large to time ({w * h / 1e6:.0f} megapixels; at most "
-                           f"{MAX_INPUT_PIXELS / 1e6:.0f}, e.g. 8192x8192): use a smaller input or tiles")
-    return h, w  # (height, width)
-
-
-def _set_inputs(card, scale: int, name: str, data_root, limit, dtype) -> list:  # card: .colour, .same_size
-    """LR tensors of a set as the canonical protocol makes them (the pipeline's HR and LR; a same-size
-    model gets the HR itself); Y models get MATLAB Y / 255."""
-    import numpy as np
-    import torch
-
-    from srbench.datasets import open_dataset
-    from srbench.imaging.color import rgb_to_y
-    from srbench.protocol import pipeline
-    from srbench.protocol.protocols import get_protocol
-
-    proto = get_protocol("matlab")
-    samples = open_dataset(name, data_root).samples[: limit or None]
-    if not samples:
-        raise SrbenchError(f"set '{name}' has no images")
-    out = []
-    for sample in samples:
-        loaded = pipeline.load(proto, sample, scale, card.same_size)
-        lr, _ = pipeline.make_lr(proto, loaded, sample, scale, card.same_size)
-        arr = rgb_to_y(lr)[..., None] / 255.0 if card.colour == "y" else lr.astype(np.float64) / 255.0
-        out.append(torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None].to(dtype))
-    return out
-
-
-def _random_input(channels: int, h: int, w: int, dtype):
-    import torch
-
-    return torch.rand(1, channels, h, w, generator=torch.Generator().manual_seed(0)).to(dtype)
-
-
-def _runtime(card, scale: int, args, doc: dict) -> list[dict]:
-    from srbench.cost.complexity import build_for_counting, input_size
-    from srbench.cost.runtime import cpu_peak_memory, time_set
-    from srbench.sources.inference import model_dtype
-
-    model = build_for_counting(card, scale)
-    dtype = model_dtype(model, "fp32")
-    channels = doc["input_channels"]
-    if args.dataset:
-        inputs = _set_inputs(card, scale, args.dataset, args.data_root, args.limit, dtype)
-        source = f"{args.dataset} ({len(inputs)} images)"
-    else:
-        h, w = _parse_size(args.input) if args.input else (round(v) for v in input_size(card, scale, args.convention))
-        inputs = [_random_input(channels, h, w, dtype)]
-        source = f"random {w}x{h}"
-    methods = ("ntire", "clean") if args.runtime_method == "both" else (args.runtime_method,)
-    runs = [{"input": source, **time_set(model, inputs, args.device, m, args.threads)} for m in methods]
-    if args.memory and runs[0]["environment"]["device"] == "cpu":
-        # One measurement after all timing (a warm process), the same for every method.
-        peak, kind = cpu_peak_memory(model, inputs)
-        for r in runs:
-            r.update(peak_memory_mib=peak, memory_kind=kind)
-    return runs
-
-
-def _activations(card, scale: int, convention: str, channels: int) -> dict:
-    """The NTIRE activation and conv counts on the convention's input, rounded to whole pixels."""
-    from srbench.cost.complexity import build_for_counting, input_size
-    from srbench.cost.ntire import ntire2022_counts, ntire_input
-
-    model = build_for_counting(card, scale)
-    h, w = (round(v) for v in input_size(card, scale, convention))
-    counts = ntire2022_counts(model, ntire_input(model, channels, (h, w)))
-    return {"activations": counts["activations"], "activations_m": counts["activations"] / 1e6,
-            "convs": counts["convs"], "activations_input": f"{w}x{h}"}
 
 
 def _g(v) -> str:
@@ -226,40 +120,6 @@ def _runtime_rows(docs, raw):
     return cols, rows
 
 
-def _onnx_doc(name: str, scale: int, args) -> dict:
-    """An ONNX model: params = the graph's initializer elements (no Mult-Adds), and its runtime."""
-    import math
-
-    import onnx
-    import torch
-
-    from srbench.cost.complexity import weight_bytes
-    from srbench.deploy.onnx_model import OnnxSR
-
-    path = name.split(":", 1)[1]
-    model = OnnxSR(path, scale=scale, device=args.device if args.runtime or args.memory else "cpu", threads=args.threads)
-    params = sum(math.prod(t.dims) for t in onnx.load(path, load_external_data=False).graph.initializer)
-    doc = {"model": name, "scale": scale, "params": params, "weight_bytes": weight_bytes(params),
-           "input_channels": model.channels, "provenance": model.provenance(),
-           "notes": "ONNX graph: params = initializer elements; Mult-Adds and FLOPs are not counted"}
-    if args.runtime or args.memory:
-        from srbench.cost.runtime import cpu_peak_memory, time_set
-
-        if args.dataset:
-            inputs = _set_inputs(model, scale, args.dataset, args.data_root, args.limit, torch.float32)
-            what = f"{args.dataset} ({len(inputs)} images)"
-        else:
-            h, w = _parse_size(args.input) if args.input else (48, 48)
-            inputs, what = [_random_input(model.channels, h, w, torch.float32)], f"random {w}x{h}"
-        methods = ("ntire", "clean") if args.runtime_method == "both" else (args.runtime_method,)
-        doc["runtime"] = [{"input": what, **time_set(model, inputs, args.device, m, args.threads)} for m in methods]
-        if args.memory and doc["runtime"][0]["environment"]["device"] == "cpu":
-            peak, kind = cpu_peak_memory(model, inputs)
-            for r in doc["runtime"]:
-                r.update(peak_memory_mib=peak, memory_kind=kind)
-    return doc
-
-
 def _run_onnx(names: list[str], args) -> int:
     scales = parse_scales(args.scale)
     if len(scales) != 1:
@@ -268,7 +128,9 @@ def _run_onnx(names: list[str], args) -> int:
         from srbench.sources.inference import resolve_device
 
         args.device = str(resolve_device(args.device))
-    docs = [_onnx_doc(n, scales[0], args) for n in names]
+    docs = [onnx_profile(n, scales[0], device=args.device, timed=args.runtime, memory=args.memory,
+                         method=args.runtime_method, threads=args.threads, dataset=args.dataset,
+                         data_root=args.data_root, limit=args.limit, input_size_text=args.input) for n in names]
     if args.format == "json":
         print(render([], "json", json_doc=docs))
         return 0
@@ -321,7 +183,7 @@ def run(args) -> int:
 
         args.device = str(resolve_device(args.device))
         if args.input:
-            _parse_size(args.input)
+            parse_size(args.input)
     plan = []
     for card in cards:  # validate everything before counting anything
         for s in scales or card.profile_scales:
@@ -332,9 +194,11 @@ def run(args) -> int:
     for card, s in plan:
         doc = profile(card, s, conv, mults_adds=args.mults_adds)
         if args.activations and conv not in NTIRE_CONVENTIONS:
-            doc.update(_activations(card, s, conv, doc["input_channels"]))
+            doc.update(activations(card, s, conv, doc["input_channels"]))
         if args.runtime or args.memory:
-            doc["runtime"] = _runtime(card, s, args, doc)
+            doc["runtime"] = runtime(card, s, doc, convention=conv, device=args.device, method=args.runtime_method,
+                                     threads=args.threads, dataset=args.dataset, data_root=args.data_root,
+                                     limit=args.limit, input_size_text=args.input, memory=args.memory)
         docs.append(doc)
 
     if args.format == "json":
@@ -395,6 +259,3 @@ def _print_runtime_notes(docs) -> None:
         print(f"environment: {e['device_name']} ({e['device']}), {e['threads']} threads, torch {e['torch']}, "
               f"CUDA {e['cuda']}, cuDNN {e['cudnn']}, cudnn.benchmark={e['cudnn_benchmark']}, "
               f"TF32 matmul={e['tf32_matmul']} cudnn={e['tf32_cudnn']}")
-
-
-__all__ = ["add_arguments", "run", "parse_arch"]

@@ -314,23 +314,15 @@ def super_resolve(protocol: Protocol, io: IOConvention, runner, lr: np.ndarray, 
     seconds); see :mod:`srbench.sources`.
     """
     out_scale = 1 if io.same_size else scale
-    div = 1.0 if io.array else 255.0 / io.value_range  # [0, 255] -> the model's input units
-
-    def run(x):
-        return _run_checked(runner, x, out_scale, name, io)
-
+    y255, dt = _run_checked(runner, model_input(protocol, io, lr, gray), out_scale, name, io)
     if protocol.space == "y":
-        y255, dt = run(lr[..., None] / div)
         return _quantize(y255[..., 0], protocol.sr_rounding), dt
     if io.colour == "rgb":
-        sr255, dt = run(lr if io.array else lr / div)
-    elif gray and protocol.gray == "as-y":  # a grey image is its own Y: the Y model sees the grey channel
-        y255, dt = run(lr[..., :1] / div)
+        sr255 = y255
+    elif gray and protocol.gray == "as-y":  # a grey image is its own Y: the Y model saw the grey channel
         sr255 = np.repeat(y255, 3, axis=2)
-    else:  # a Y model under an RGB protocol: Y of the LR through the model, chroma bicubic
-        ycc = rgb_to_ycbcr(lr)
-        y255, dt = run(ycc[..., :1] / div)
-        chroma = imresize(ycc[..., 1:], out_scale)
+    else:  # a Y model under an RGB protocol: the Y through the model, the chroma bicubic
+        chroma = imresize(rgb_to_ycbcr(lr)[..., 1:], out_scale)
         sr255 = ycbcr_to_rgb(np.concatenate([y255, chroma], axis=2))
     return _quantize(sr255, protocol.sr_rounding), dt
 
@@ -365,26 +357,51 @@ def _run_checked(runner, x, out_scale: int, name: str, io: IOConvention) -> tupl
     return out, dt
 
 
-def calibration_inputs(protocol: Protocol, io: IOConvention, samples, scale: int, patch: int, patches: int,
-                       batch: int) -> list:
-    """int8 calibration data: the LR of ``samples`` as the model would receive it under ``protocol``
-    (N x C x h x w in its units; Y models get the Y), cut into non-overlapping ``patch`` x ``patch``
-    squares on a grid from each image's top-left corner; ``patches`` of them, taken evenly over the list
-    of all, in batches of at most ``batch``. Fewer squares than ``patches`` is an error."""
+def model_input(protocol: Protocol, io: IOConvention, lr: np.ndarray, gray: bool = False) -> np.ndarray:
+    """The LR as the model receives it: HxWxC float64 in the model's units (an array callable gets the
+    uint8 RGB itself). Under a Y-only protocol and for a Y model, the Y (a grey image is its own Y where
+    the protocol takes grey images as Y); else RGB."""
+    div = 1.0 if io.array else 255.0 / io.value_range  # [0, 255] -> the model's input units
+    if protocol.space == "y":
+        return lr[..., None] / div
+    if io.colour == "rgb":
+        return lr if io.array else lr / div
+    if gray and protocol.gray == "as-y":
+        return lr[..., :1] / div
+    return rgb_to_ycbcr(lr)[..., :1] / div
+
+
+def model_inputs(protocol: Protocol, io: IOConvention, samples, scale: int, crop=None) -> list:
+    """1 x C x h x w float32 tensors of ``samples``' LR exactly as the evaluation feeds the model
+    (:func:`model_input`), centre-cropped to ``crop`` (an int, or (h, w)) when given: the one source of
+    model inputs outside an evaluation (int8 calibration, timing on a set, ONNX export checks)."""
     import torch
 
-    squares = []
-    div = 255.0 / io.value_range
+    ch, cw = (crop, crop) if isinstance(crop, int) else (crop or (None, None))
+    out = []
     for sample in samples:
         loaded = load(protocol, sample, scale, io.same_size)
         lr, _ = make_lr(protocol, loaded, sample, scale, io.same_size)
-        if protocol.space == "y":
-            x = lr[..., None]
-        elif io.colour == "y":
-            x = lr[..., :1] if loaded.gray and protocol.gray == "as-y" else rgb_to_ycbcr(lr)[..., :1]
-        else:
-            x = lr.astype(np.float64)
-        x = (x / div).transpose(2, 0, 1)
+        x = model_input(protocol, io, lr, loaded.gray)
+        if ch is not None:
+            h, w = x.shape[:2]
+            top, left = max(0, (h - ch) // 2), max(0, (w - cw) // 2)
+            x = x[top:top + ch, left:left + cw]
+        out.append(torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32))[None])
+    return out
+
+
+def calibration_inputs(protocol: Protocol, io: IOConvention, samples, scale: int, patch: int, patches: int,
+                       batch: int) -> list:
+    """int8 calibration data: the LR of ``samples`` as the model receives it (:func:`model_inputs`), cut
+    into non-overlapping ``patch`` x ``patch`` squares on a grid from each image's top-left corner;
+    ``patches`` of them, taken evenly over the list of all, in batches of at most ``batch``. Fewer squares
+    than ``patches`` is an error."""
+    import torch
+
+    squares = []
+    for x in model_inputs(protocol, io, samples, scale):
+        x = x[0]
         for top in range(0, x.shape[1] - patch + 1, patch):
             for left in range(0, x.shape[2] - patch + 1, patch):
                 squares.append(x[:, top:top + patch, left:left + patch])
@@ -392,8 +409,7 @@ def calibration_inputs(protocol: Protocol, io: IOConvention, samples, scale: int
         raise SrbenchError(f"the calibration images give only {len(squares)} LR patches of {patch}x{patch} at "
                            f"x{scale}; {patches} are needed (use more images or another calibration set)")
     picked = [squares[i] for i in np.linspace(0, len(squares) - 1, patches).round().astype(int)]
-    return [torch.from_numpy(np.ascontiguousarray(np.stack(picked[i:i + batch]), dtype=np.float32))
-            for i in range(0, len(picked), batch)]
+    return [torch.stack(picked[i:i + batch]).contiguous() for i in range(0, len(picked), batch)]
 
 
 def _finite(x: np.ndarray, name: str) -> np.ndarray:
