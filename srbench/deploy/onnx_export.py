@@ -14,7 +14,6 @@ import contextlib
 import io
 import logging
 import os
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -79,28 +78,21 @@ def io_metadata(card, scale: int) -> dict[str, str]:
 
 
 def demo_inputs(card, scale: int, sizes) -> list[tuple[str, torch.Tensor]]:
-    """LR crops (centre of each demo photograph, MATLAB-bicubic downscaled) in the card's input
-    convention: (name, 1 x C x h x w float32 tensor) for each image and each (h, w) in ``sizes``."""
+    """The demo photographs' LR as the evaluation feeds the model (canonical protocol, the card's input
+    convention; :func:`srbench.protocol.pipeline.model_inputs`), centre-cropped to each (h, w) in
+    ``sizes``: (name, 1 x C x h x w float32 tensor) per image and size."""
     from srbench.datasets import open_dataset
-    from srbench.imaging.color import rgb_to_y
-    from srbench.imaging.imresize import imresize
-    from srbench.imaging.io import read_image, to_rgb
+    from srbench.protocol import pipeline
+    from srbench.protocol.protocols import CANONICAL, get_protocol
 
-    factor = 1 if card.same_size else scale
+    io = pipeline.IOConvention(colour=card.colour, same_size=card.same_size)
+    samples = open_dataset("demo").samples
     out = []
-    for sample in open_dataset("demo").samples:
-        hr = to_rgb(read_image(sample.hr_path)[0])
-        for h, w in sizes:
-            top, left = (hr.shape[0] - h * factor) // 2, (hr.shape[1] - w * factor) // 2
-            if top < 0 or left < 0:
-                raise SrbenchError(f"demo image {sample.name} is too small for a {w}x{h} LR crop at x{factor}")
-            crop = hr[top:top + h * factor, left:left + w * factor]
-            lr = crop if factor == 1 else imresize(crop, Fraction(1, factor))
-            if card.colour == "y":
-                arr = (rgb_to_y(lr) / 255.0)[None]
-            else:
-                arr = lr.astype(np.float64).transpose(2, 0, 1) / 255.0
-            out.append((f"{sample.name} {w}x{h}", torch.from_numpy(arr[None].astype(np.float32))))
+    for h, w in sizes:
+        for sample, x in zip(samples, pipeline.model_inputs(get_protocol(CANONICAL), io, samples, scale, crop=(h, w))):
+            if tuple(x.shape[2:]) != (h, w):
+                raise SrbenchError(f"demo image {sample.name} is too small for a {w}x{h} LR crop at x{scale}")
+            out.append((f"{sample.name} {w}x{h}", x))
     return out
 
 
