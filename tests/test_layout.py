@@ -69,13 +69,24 @@ def test_the_report_reads_results_never_the_zoo():
         assert not offenders, f"the report must not import {forbidden}: {offenders}"
 
 
-def test_only_the_pipeline_and_the_planner_take_a_protocol_apart():
-    # Modules that may import the protocol definitions; the pipeline is the only reader of their
-    # settings while images are evaluated (tests/test_engine.py records every read during real runs).
-    allowed = {"srbench.protocol", "srbench.eval", "srbench.commands", "srbench.report.leaderboard",
-               "srbench.cost.profile"}  # names the canonical protocol whose inputs it times
-    offenders = {m: i for m, i in importers("srbench.protocol.protocols").items()
-                 if not any(under(m, a) for a in allowed)}
+def test_only_the_protocol_package_reads_protocol_settings():
+    # Other modules name protocols (get_protocol, CANONICAL) and pass them on; reading a setting is the
+    # pipeline's alone (tests/test_engine.py also records every read during real runs).
+    from dataclasses import fields
+
+    from srbench.protocol.protocols import Protocol
+
+    settings = {f.name for f in fields(Protocol)} - {"name", "version", "description", "source"}
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if under(module_name(path), "srbench.protocol"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in settings:
+                owner = ast.unparse(node.value)
+                if "proto" in owner.split(".")[-1]:
+                    offenders.append(f"{path.relative_to(REPO)}:{node.lineno} {owner}.{node.attr}")
+    assert len(settings) > 10
     assert not offenders
 
 
