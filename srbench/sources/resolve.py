@@ -8,6 +8,7 @@ from pathlib import Path
 
 from srbench.errors import SrbenchError
 from srbench.protocol.pipeline import IOConvention
+from srbench.registry import Registry
 from srbench.sources.source import (
     CallableSource,
     CardSource,
@@ -49,28 +50,37 @@ def from_object(model, label: str | None, io) -> Source:
 
 
 def resolve_source(model, scale: int | None, label: str | None = None, io=None) -> Source:
-    """A :class:`Source` for ``model`` (see the module docstring); ``scale`` is needed by builders."""
-    from srbench.models.cards import read_card_file
-    from srbench.models.registry import get_card
-
+    """A :class:`Source` for ``model`` (see the module docstring); ``scale`` is needed by builders. A
+    name is resolved by the first form of :data:`NAME_FORMS` it matches."""
     if not isinstance(model, (str, Path)):
         return from_object(model, label, io)
     text = str(model).strip()
     if not text:
         raise SrbenchError("empty model name; see 'srbench list models'")
-    if text.lower().endswith(".toml") or ".toml#" in text.lower():
-        path, _, name = text.partition("#")
-        cards = read_card_file(path)
-        if name:
-            cards = [c for c in cards if c.name == name]
-        if len(cards) != 1:
-            names = ", ".join(c.name for c in read_card_file(path))
-            raise SrbenchError(f"{path} holds the models {names or 'none'}: name one as {path}#NAME")
-        return _with_label(from_card(cards[0]), label, io)
-    if text.lower().startswith("onnx:"):
-        return _from_onnx(text.split(":", 1)[1], scale, label, io)
-    if ":" in text:
-        return _from_builder(text, scale, label, io)
+    for form in NAME_FORMS.names():
+        matches, resolve = NAME_FORMS.get(form)
+        if matches(text):
+            return resolve(text, scale, label, io)
+    raise SrbenchError(f"model '{text}' has none of the forms {', '.join(NAME_FORMS.names())}")
+
+
+def _from_card_file(text: str, scale: int | None, label: str | None, io) -> Source:
+    """``PATH.toml`` (one card) or ``PATH.toml#NAME``."""
+    from srbench.models.cards import read_card_file
+
+    path, _, name = text.partition("#")
+    cards = read_card_file(path)
+    if name:
+        cards = [c for c in cards if c.name == name]
+    if len(cards) != 1:
+        names = ", ".join(c.name for c in read_card_file(path))
+        raise SrbenchError(f"{path} holds the models {names or 'none'}: name one as {path}#NAME")
+    return _with_label(from_card(cards[0]), label, io)
+
+
+def _from_zoo(text: str, scale: int | None, label: str | None, io) -> Source:
+    from srbench.models.registry import get_card
+
     return _with_label(from_card(get_card(text)), label, io)
 
 
@@ -105,11 +115,12 @@ def _from_builder(spec: str, scale: int | None, label: str | None, io) -> Source
     return src
 
 
-def _from_onnx(path: str, scale: int | None, label: str | None, io) -> OnnxSource:
+def _from_onnx(text: str, scale: int | None, label: str | None, io) -> OnnxSource:
     """``onnx:PATH``: the convention from the file's metadata, overridden by ``io`` (colour,
     value_range = the file's input range, same_size)."""
     from srbench.deploy.onnx_model import read_metadata
 
+    path = text.split(":", 1)[1]
     if not path or not Path(path).is_file():
         raise SrbenchError(f"onnx:{path}: no such file")
     meta = read_metadata(path)
@@ -126,3 +137,12 @@ def _from_onnx(path: str, scale: int | None, label: str | None, io) -> OnnxSourc
     name = label or f"{Path(path).stem}.onnx"  # never a zoo name: its results are the ONNX file's
     # the runner gets [0, 1] values whatever the file's range: OnnxSR scales in and out
     return OnnxSource(name, IOConvention(colour=colour, same_size=same), None, str(Path(path).resolve()), conv)
+
+
+# The forms a model name can take, tried in this order (the first that matches resolves it): a new form
+# (a model hub, say) is one registration of (test, resolver(text, scale, label, io)).
+NAME_FORMS: Registry = Registry("model name form")
+NAME_FORMS.register("card-file", (lambda t: t.lower().endswith(".toml") or ".toml#" in t.lower(), _from_card_file))
+NAME_FORMS.register("onnx", (lambda t: t.lower().startswith("onnx:"), _from_onnx))
+NAME_FORMS.register("builder", (lambda t: ":" in t, _from_builder))
+NAME_FORMS.register("zoo", (lambda t: True, _from_zoo))

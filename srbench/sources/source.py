@@ -9,6 +9,7 @@ import copy
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from srbench.deploy.int8_recipes import Int8Recipe
 from srbench.errors import SrbenchError
@@ -63,9 +64,27 @@ def module_fingerprint(module) -> str:
     return h.hexdigest()
 
 
+class Source(Protocol):
+    """What is evaluated, as the planner and the unit see it: a label (the model's name in results), an
+    I/O convention, the card (zoo and card-file models; None otherwise), whether SR images come from
+    files, an identity (what changes its numbers), and, in the process that runs images, the model."""
+
+    label: str
+    io: IOConvention
+    card: object
+    provides_sr: bool
+
+    def identity(self) -> dict: ...
+
+    def build(self, scale: int, device: str = "cpu"): ...
+
+    def weights(self, scale: int) -> dict | None: ...
+
+
 @dataclass
-class Source:
-    """Base: ``label`` names the model in results; ``card`` is set for zoo and card-file models."""
+class BaseSource:
+    """The fields and defaults every source kind shares: ``label`` names the model in results; ``card``
+    is set for zoo and card-file models."""
 
     label: str
     io: IOConvention
@@ -85,7 +104,7 @@ class Source:
 
 
 @dataclass
-class CardSource(Source):
+class CardSource(BaseSource):
     """A model card (zoo or file) at one scale, with its official weights."""
 
     def identity(self) -> dict:
@@ -104,7 +123,7 @@ class CardSource(Source):
 
 
 @dataclass
-class ModuleSource(Source):
+class ModuleSource(BaseSource):
     """A torch module given in Python (or built by ``module:builder``); its state is fingerprinted."""
 
     module: object = None
@@ -120,7 +139,7 @@ class ModuleSource(Source):
 
 
 @dataclass
-class CallableSource(Source):
+class CallableSource(BaseSource):
     """Any callable on HxWx3 numpy arrays; it has no fingerprint, so its results cannot be resumed."""
 
     fn: object = None
@@ -134,7 +153,7 @@ class CallableSource(Source):
 
 
 @dataclass
-class FolderSource(Source):
+class FolderSource(BaseSource):
     """Precomputed SR images: ``files`` maps each set image's file name to its SR file."""
 
     files: dict = field(default_factory=dict)
@@ -149,7 +168,7 @@ class FolderSource(Source):
 
 
 @dataclass
-class OnnxSource(Source):
+class OnnxSource(BaseSource):
     """An ONNX SR model run by onnxruntime (optional extra ``srbench[onnx]``); its I/O convention comes
     from the file's srbench metadata (``srbench export``) or the caller (``--io``)."""
 
@@ -177,7 +196,7 @@ class OnnxSource(Source):
 
 
 @dataclass
-class QuantizedSource(Source):
+class QuantizedSource(BaseSource):
     """Another source's torch module, post-training int8 quantised (:func:`srbench.deploy.quantize.quantize_int8`)
     on calibration inputs of a named set; quantised once per process, deterministically."""
 
