@@ -232,3 +232,15 @@ def test_onnx_imdn_x2_set5_psnr_equals_pytorch(shared, tmp_path):
     onnx_psnr = _set5_y_psnr(OnnxSR(out), 2, shared / "datasets")
     assert abs(torch_psnr - 37.9960) < 0.005  # SPEC §2: official weights and code, canonical protocol
     assert abs(onnx_psnr - torch_psnr) < 0.001
+
+
+def test_profile_times_onnx_and_torch_models_on_the_same_input_by_default(tmp_path, capsys):
+    props = {"srbench.colour": "rgb", "srbench.input_range": "1", "srbench.scale": "2", "srbench.same_size": "false"}
+    path = _upsample_plus(tmp_path / "up.onnx", 0.0, props=props)
+    inputs = {}
+    for model in (f"onnx:{path}", "imdn-rtc"):
+        assert main(["profile", "--model", model, "--scale", "2", "--runtime", "--runtime-method", "ntire",
+                     "--format", "json"]) == 0
+        (doc,) = json.loads(capsys.readouterr().out)
+        inputs[model] = doc["runtime"][0]["input"]
+    assert inputs[f"onnx:{path}"] == inputs["imdn-rtc"] == "random 640x360"  # hr720 at x2: 1280/2 x 720/2

@@ -128,7 +128,7 @@ def _run_onnx(names: list[str], args) -> int:
         from srbench.sources.inference import resolve_device
 
         args.device = str(resolve_device(args.device))
-    docs = [onnx_profile(n, scales[0], device=args.device, timed=args.runtime, memory=args.memory,
+    docs = [onnx_profile(n, scales[0], convention=args.convention, device=args.device, timed=args.runtime, memory=args.memory,
                          method=args.runtime_method, threads=args.threads, dataset=args.dataset,
                          data_root=args.data_root, limit=args.limit, input_size_text=args.input) for n in names]
     if args.format == "json":

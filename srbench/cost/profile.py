@@ -116,16 +116,17 @@ def activations(card, scale: int, convention: str, channels: int) -> dict:
             "convs": counts["convs"], "activations_input": f"{w}x{h}"}
 
 
-def onnx_profile(name: str, scale: int, *, device: str = "cpu", timed: bool = False, memory: bool = False,
-                 method: str = "both", threads: int | None = None, dataset: str | None = None, data_root=None,
+def onnx_profile(name: str, scale: int, *, convention: str = "hr720", device: str = "cpu", timed: bool = False,
+                 memory: bool = False, method: str = "both", threads: int | None = None, dataset: str | None = None, data_root=None,
                  limit: int | None = None, input_size_text: str | None = None) -> dict:
-    """An ONNX model: params = the graph's initializer elements (no Mult-Adds), and its runtime."""
+    """An ONNX model: params = the graph's initializer elements (no Mult-Adds), and its runtime, by
+    default on the input a torch model is timed on under ``convention`` (the same size, so they compare)."""
     import math
 
     import onnx
     import torch
 
-    from srbench.cost.complexity import weight_bytes
+    from srbench.cost.complexity import input_size, weight_bytes
     from srbench.deploy.onnx_model import OnnxSR
 
     path = name.split(":", 1)[1]
@@ -141,7 +142,8 @@ def onnx_profile(name: str, scale: int, *, device: str = "cpu", timed: bool = Fa
             inputs = set_inputs(model, scale, dataset, data_root, limit, torch.float32)
             what = f"{dataset} ({len(inputs)} images)"
         else:
-            h, w = parse_size(input_size_text) if input_size_text else (48, 48)
+            h, w = (parse_size(input_size_text) if input_size_text
+                    else (round(v) for v in input_size(model, scale, convention)))  # the torch models' input
             inputs, what = [random_input(model.channels, h, w, torch.float32)], f"random {w}x{h}"
         methods = ("ntire", "clean") if method == "both" else (method,)
         doc["runtime"] = [{"input": what, **time_set(model, inputs, device, m, threads)} for m in methods]
