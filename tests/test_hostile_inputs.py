@@ -690,3 +690,51 @@ def test_pareto_on_an_empty_folder_is_exit_2(capsys, tmp_path):
     rc, out, err = run_cli(capsys, "pareto", "--results", str(tmp_path))
     one_line_error(rc, err, "no whole-set fp32 results")
     assert out == ""
+
+
+# ---------------------------------------------------------------------------------------------
+# the newer paths: compare, certify, ntire-score, int8 recipes
+
+RESULTS = Path(__file__).resolve().parent.parent / "leaderboards" / "results"
+
+
+def test_compare_of_results_under_different_protocols_is_refused(capsys):
+    a = RESULTS / "imdn__set5__x4__matlab__401115bb04.json"
+    b = RESULTS / "carn-m__set5__x4__matlab-rgb__6835bef8ca.json"
+    rc, out, err = run_cli(capsys, "compare", str(a), str(b))
+    one_line_error(rc, err, "protocol")
+    assert not out.strip()  # no number printed
+
+
+def test_compare_of_an_int8_result_with_an_fp32_one_is_refused(capsys):
+    fp32 = RESULTS / "imdn__set5__x4__matlab__401115bb04.json"
+    int8 = next(RESULTS.glob("imdn__set5__x4__matlab__int8__*.json"))
+    rc, out, err = run_cli(capsys, "compare", str(int8), str(fp32))
+    one_line_error(rc, err, "precision")
+    assert not out.strip()
+
+
+def test_certify_of_an_unknown_metric_is_one_line(capsys):
+    rc, out, err = run_cli(capsys, "certify", "--metrics", "psnr_rgb,nope")
+    one_line_error(rc, err, "nope")
+    assert not out.strip()
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--year", "2019", "--model", "rlfn", "--psnr", "div2k-valid=29.1"], "2019"),
+    (["--year", "2024", "--model", "rlfn", "--psnr", "div2k-lsdir-valid=26.96,div2k-lsdir-test=27.07"], "runtime"),
+    (["--year", "2024", "--model", "rlfn", "--runtime-ms", "13.54", "--runtime-device", "NVIDIA GeForce RTX 3090"],
+     "PSNR"),
+])
+def test_ntire_score_without_what_it_needs_is_one_line_and_no_score(capsys, argv, fragment):
+    rc, out, err = run_cli(capsys, "ntire-score", *argv)
+    one_line_error(rc, err, fragment)
+    assert "Score_Final" not in out
+
+
+def test_an_int8_recipe_of_another_backend_is_refused_before_anything_runs(capsys, tmp_path):
+    rc, out, err = run_cli(capsys, "run", "--model", "fsrcnn-s", "--set", "demo", "--scale", "2", "--precision",
+                           "int8", "--backend", "onnxruntime", "--int8-recipe", "x86-hist-8bit", "--out",
+                           str(tmp_path))
+    one_line_error(rc, err, "x86-hist-8bit")
+    assert no_result(tmp_path)
