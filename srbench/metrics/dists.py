@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from srbench.errors import AssetMissingError, SrbenchError
+from srbench.metrics.network import batched
 from srbench.metrics.registry import register
 from srbench.metrics.spec import Metric, MetricSpec
 from srbench.store.assets import Asset, resolve, sha256_of
@@ -46,7 +47,6 @@ CHANNELS = (3, 64, 128, 256, 512, 512)
 _POOLS = (4, 9, 16, 23)
 _STAGE_ENDS = (3, 8, 15, 22, 29)
 _C = 1e-6
-_MAX_BATCH_PIXELS = 1 << 22  # pixels per forward pass (memory bound, as LPIPS)
 
 
 def weights_file() -> Path:
@@ -168,27 +168,7 @@ class DISTS(Metric):
         return self.batch([pair])[0]
 
     def batch(self, pairs) -> list[float]:
-        import torch
-
-        prepared = [p.lpips for p in pairs]
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, (sr, _) in enumerate(prepared):
-            groups.setdefault(sr.shape[:2], []).append(i)
-        model, device = self.model, torch.device(self.device)
-        out = [0.0] * len(pairs)
-        for (h, w), idx in groups.items():
-            step = max(1, _MAX_BATCH_PIXELS // (h * w))
-            for start in range(0, len(idx), step):
-                chunk = idx[start:start + step]
-                sr = _to_tensor([prepared[i][0] for i in chunk], device)
-                hr = _to_tensor([prepared[i][1] for i in chunk], device)
-                with torch.no_grad(), torch.backends.cudnn.flags(
-                    enabled=True, benchmark=False, deterministic=True, allow_tf32=False
-                ):
-                    values = model(sr, hr).double().cpu().numpy()
-                for i, v in zip(chunk, values):
-                    out[i] = float(v)
-        return out
+        return batched([p.lpips for p in pairs], _to_tensor, self.model, self.device)
 
 
 def _to_tensor(images: list[np.ndarray], device):

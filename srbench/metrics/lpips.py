@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from srbench.errors import SrbenchError
+from srbench.metrics.network import batched
 from srbench.metrics.registry import register
 from srbench.metrics.spec import Metric, MetricSpec
 from srbench.store.assets import Asset, resolve, sha256_of
@@ -74,7 +75,6 @@ HEADS_SHA256 = {
 }
 
 # Pixels per forward pass: bounds memory (VGG16 on a 2K image needs several GB per image).
-_MAX_BATCH_PIXELS = 1 << 22
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
@@ -233,29 +233,7 @@ class LPIPS(Metric):
 
     def batch(self, pairs) -> list[float]:
         """LPIPS of each pair; same-size images run together on the device, in bounded chunks."""
-        import torch
-
-        prepared = [p.lpips for p in pairs]
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, (sr, _) in enumerate(prepared):
-            groups.setdefault(sr.shape[:2], []).append(i)
-        model = self.model
-        device = torch.device(self.device)
-        out = [0.0] * len(pairs)
-        for (h, w), idx in groups.items():
-            step = max(1, _MAX_BATCH_PIXELS // (h * w))
-            for start in range(0, len(idx), step):
-                chunk = idx[start:start + step]
-                sr = self._to_tensor([prepared[i][0] for i in chunk], device)
-                hr = self._to_tensor([prepared[i][1] for i in chunk], device)
-                # no cuDNN autotuning or TF32: results must not depend on the GPU's mood
-                with torch.no_grad(), torch.backends.cudnn.flags(
-                    enabled=True, benchmark=False, deterministic=True, allow_tf32=False
-                ):
-                    values = model(sr, hr).reshape(-1).double().cpu().numpy()
-                for i, v in zip(chunk, values):
-                    out[i] = float(v)
-        return out
+        return batched([p.lpips for p in pairs], self._to_tensor, self.model, self.device)
 
     @staticmethod
     def _to_tensor(images: list[np.ndarray], device):
