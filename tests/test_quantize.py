@@ -1,4 +1,4 @@
-"""int8 post-training quantisation (srbench.quantize): the rewrites it relies on are exact, what stays
+"""int8 post-training quantisation (srbench.deploy.quantize): the rewrites it relies on are exact, what stays
 in float is said, broken int8 kernels are caught, runs are deterministic, and the official IMDN and
 FSRCNN-s weights quantise to outputs close to fp32 on real LR crops (calibrated on the demo set,
 tested on Set5)."""
@@ -249,7 +249,7 @@ def test_percentile_observer_clips_outliers_and_minmax_does_not():
 
 
 def test_agreement_guard_refuses_a_quantisation_below_the_bar(monkeypatch):
-    import srbench.quantize as q
+    import srbench.deploy.quantize as q
 
     model = _small_sr()
     gen = torch.Generator().manual_seed(3)

@@ -105,7 +105,7 @@ def resolve_scale(card, scale: int | None) -> int:
     if card is not None:
         return card.resolve_scale(scale)
     if scale is None:
-        raise SrbenchError("pass the scale (--scale, or scale=)")
+        raise SrbenchError("pass --scale (scale= in Python)")
     return scale
 
 

@@ -60,7 +60,7 @@ class ModelCard:
             scales = self.default_scales()
             if len(scales) != 1:
                 raise SrbenchError(f"model '{self.name}' supports {', '.join(f'x{s}' for s in scales)}; "
-                                   "pass the scale (--scale, or scale=)")
+                                   "pass --scale (scale= in Python)")
             return scales[0]
         self.check_scale(scale)
         return scale
