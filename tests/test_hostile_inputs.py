@@ -714,9 +714,10 @@ def test_compare_of_an_int8_result_with_an_fp32_one_is_refused(capsys):
     assert not out.strip()
 
 
-def test_certify_of_an_unknown_metric_is_one_line(capsys):
-    rc, out, err = run_cli(capsys, "certify", "--metrics", "psnr_rgb,nope")
-    one_line_error(rc, err, "nope")
+@pytest.mark.parametrize("metrics, fragment", [("psnr_rgb,nope", "nope"), ("", "empty")])
+def test_certify_of_an_unknown_or_empty_metric_list_is_one_line(capsys, metrics, fragment):
+    rc, out, err = run_cli(capsys, "certify", "--metrics", metrics)
+    one_line_error(rc, err, fragment)
     assert not out.strip()
 
 

@@ -19,11 +19,12 @@ def _figure(x, relative: bool) -> str:
 
 
 def run(args) -> int:
+    from srbench.commands._common import split_list
     from srbench.eval.certify import certify
     from srbench.metrics.registry import get_metric
     from srbench.store.results import dumps
 
-    names = [get_metric(m.strip()).name for m in args.metrics.split(",")] if args.metrics else None
+    names = None if args.metrics is None else [get_metric(m).name for m in split_list(args.metrics, "--metrics")]
     reports = certify(names, args.device)
     if args.format == "json":
         print(dumps({"certificates": reports}))
