@@ -739,3 +739,11 @@ def test_an_int8_recipe_of_another_backend_is_refused_before_anything_runs(capsy
                            str(tmp_path))
     one_line_error(rc, err, "x86-hist-8bit")
     assert no_result(tmp_path)
+
+
+def test_an_architecture_its_builder_cannot_build_is_one_line(capsys):
+    rc, out, err = run_cli(capsys, "profile", "--model", "imdn", "--scale", "4", "--arch", "num_modules=-1")
+    one_line_error(rc, err, "imdn[num_modules=-1]", "cannot be built")
+    assert not out.strip()
+    with pytest.raises(SrbenchError, match="cannot be built"):
+        srbench.create_model("imdn", 4, pretrained=False, num_modules=-1)

@@ -191,11 +191,10 @@ def build_for_counting(card, scale: int) -> torch.nn.Module:
     """The randomly initialised module of ``card`` at ``scale``, straight from its builder (so
     ``requires_grad`` is as the port set it); never touches weights or the network. Architecture-only
     scales (no released weights) are accepted."""
-    from srbench.registry import import_object
+    from srbench.models.builder import call_builder
 
     card.check_scale(scale, arch_only_ok=True)
-    model = import_object(card.builder, f"model '{card.name}' builder")(card, scale, pretrained=False)
-    return model.eval()
+    return call_builder(card, scale, pretrained=False).eval()
 
 
 def _published(card, scale: int, convention: str) -> tuple:

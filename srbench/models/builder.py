@@ -12,11 +12,24 @@ from srbench.models.registry import get_card
 from srbench.registry import import_object
 
 
+def call_builder(card: ModelCard, scale: int, pretrained: bool):
+    """The card's builder at ``scale``; the builder's own failure (an architecture setting it cannot
+    build, say) is one line naming the model, never a traceback."""
+    builder = import_object(card.builder, f"model '{card.name}' builder")
+    try:
+        return builder(card, scale, pretrained=pretrained)
+    except SrbenchError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the builder is model code, a card author's included
+        text = str(exc).strip().splitlines()
+        raise SrbenchError(f"model '{card.name}' x{scale} cannot be built: {type(exc).__name__}"
+                           f"{': ' + text[0] if text else ''}") from None
+
+
 def build_model(card: ModelCard, scale: int, pretrained: bool = True):
     """The module for ``card`` at ``scale`` (weights resolved through the asset cache/mirror)."""
     card.check_scale(scale)
-    builder = import_object(card.builder, f"model '{card.name}' builder")
-    model = builder(card, scale, pretrained=pretrained)
+    model = call_builder(card, scale, pretrained)
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
