@@ -60,7 +60,7 @@ def decode_image(path: str | Path) -> Decoded:
     except MemoryError:
         raise SrbenchError(f"{path}: not enough memory to decode this image") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise SrbenchError(f"{path}: cannot read image ({exc}); replace the file (srbench fetch re-downloads datasets)") from None
+        raise SrbenchError(f"{path}: cannot read image ({exc}); replace or remove the file (a benchmark set's own files: srbench fetch --dataset NAME)") from None
 
 
 def read_image(path: str | Path) -> tuple[np.ndarray, bool]:
