@@ -107,3 +107,16 @@ def test_the_architecture_table_of_the_readme_is_true():
 def test_every_package_says_what_it_holds(init):
     doc = ast.get_docstring(ast.parse(init.read_text()))
     assert doc and len(doc) > 20, f"{init}: no docstring saying what the package holds"
+
+
+def test_the_metric_order_does_not_depend_on_which_module_was_imported_first():
+    # the order of METRICS is the order of table columns: importing a metric module first must not move it
+    import subprocess
+    import sys
+
+    code = "import {m}\nfrom srbench.metrics.registry import METRICS\nprint(','.join(METRICS.names()))"
+    orders = {m: subprocess.run([sys.executable, "-c", code.format(m=m)], capture_output=True, text=True,
+                                check=True).stdout.strip()
+              for m in ("srbench", "srbench.metrics.niqe", "srbench.metrics.ma", "srbench.metrics.dists")}
+    assert len(set(orders.values())) == 1, orders
+    assert orders["srbench"].startswith("psnr,ssim,psnr_rgb,lpips")
