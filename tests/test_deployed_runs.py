@@ -83,7 +83,7 @@ def test_int8_imdn_default_recipe_end_to_end(capsys, datasets_root, tmp_path):
 @pytest.mark.slow
 def test_exported_onnx_imdn_gives_the_pytorch_psnr(capsys, datasets_root, tmp_path):
     pytest.importorskip("onnxruntime", reason="onnxruntime (optional extra srbench[onnx]) is not installed")
-    assert main(["export", "--model", "imdn", "--scale", "2", "--format", "onnx", "--dynamic",
+    assert main(["export", "--model", "imdn", "--scale", "2", "--format", "onnx",  # dynamic shape by default
                  "--out", str(tmp_path / "imdn_x2.onnx")]) == 0
     capsys.readouterr()
     args = ["--set", "set5", "--scale", "2", "--data-root", str(datasets_root), "--out", str(tmp_path / "r")]
