@@ -101,10 +101,13 @@ def make_plans(args) -> list:
                                  lr_cache_dir=lr_cache_dir(), images_dir=images_dir, calibration=calibration,
                                  allow_incomplete=args.allow_incomplete)
                 plans.append(plan)
-                if card is not None and ((args.protocol is None and card.default_protocol)
-                                         or (metrics is None and card.default_metrics)):
-                    notes.append(f"{card.name}: the card's defaults: protocol {plan.protocol.name} "
-                                 f"({plan.protocol.description}); metrics {','.join(plan.metric_names)}")
+                own_protocol = args.protocol is None and card is not None and card.default_protocol
+                own_metrics = metrics is None and card is not None and card.default_metrics
+                if own_protocol or own_metrics:  # what make_plan resolved from the card, said once
+                    notes.append(f"{card.name}: the card's defaults:"
+                                 + (f" protocol {card.default_protocol} = {plan.protocol.name} "
+                                    f"({plan.protocol.description})" if own_protocol else "")
+                                 + (f"; metrics {','.join(card.default_metrics)}" if own_metrics else ""))
     for note in dict.fromkeys(notes):  # said once everything is known to be valid
         log.info("%s", note)
     return plans
