@@ -104,3 +104,27 @@ def test_paper_protocol_differences_count_grey_handling_only_on_sets_with_grey_i
     doc["images"][1]["gray"] = True
     assert settings_that_differ({"protocol": "matlab-rgb"}, doc) == ["gray"]
     assert set(settings_that_differ({"protocol": "falsr"}, doc)) == {"sr_rounding", "y_rounding", "gray", "shave"}
+
+
+def test_missing_counts_come_from_the_zoo_only_for_that_cards_own_result():
+    import copy
+    from pathlib import Path
+
+    from srbench.cost.complexity import card_complexity
+    from srbench.models.references import catalog
+    from srbench.models.registry import get_card
+    from srbench.report.tables import with_counts
+    from srbench.store.results import read_json
+
+    results = Path(__file__).resolve().parent.parent / "leaderboards" / "results"
+    doc = read_json(next(results.glob("rfdn__set5__x4__matlab__*.json")))
+    assert doc["complexity"] is None  # made while counting RFDN failed
+    zoo = catalog()
+    filled = with_counts(doc, zoo)["complexity"]
+    assert filled["params"] == card_complexity(get_card("rfdn"), 4)["params"] == 433_448
+    impostor = copy.deepcopy(doc)  # a user's module evaluated with --label rfdn
+    impostor["identity"]["model"] = {"kind": "module", "class": "mine.Net", "builder": "", "fingerprint": "0" * 64}
+    assert with_counts(impostor, zoo)["complexity"] is None
+    variant = copy.deepcopy(doc)  # a card file named rfdn with another architecture
+    variant["identity"]["model"]["arch"] = {"nf": 64, "num_modules": 4}
+    assert with_counts(variant, zoo)["complexity"] is None

@@ -46,9 +46,10 @@ def catalog():
 
 
 @lru_cache(maxsize=None)
-def card_counts(model: str, scale: int) -> dict:
-    """A zoo model's complexity block at ``scale`` (as a result records it); {} for a model that is not a
-    zoo card or cannot be counted (said once)."""
+def card_counts(model: str, scale: int, builder: str, arch_json: str) -> dict:
+    """A zoo model's complexity block at ``scale`` (as a result records it), for a result made from that
+    very card (same builder and architecture); {} otherwise, or when it cannot be counted (said once)."""
+    import json
     import logging
 
     from srbench.cost.complexity import card_complexity
@@ -57,8 +58,11 @@ def card_counts(model: str, scale: int) -> dict:
 
     if model not in model_registry():
         return {}
+    card = get_card(model)
+    if card.builder != builder or json.dumps(card.arch, sort_keys=True) != arch_json:
+        return {}
     try:
-        return card_complexity(get_card(model), scale)
+        return card_complexity(card, scale)
     except SrbenchError as exc:
         logging.getLogger(__name__).warning("complexity of %s x%d not counted: %s", model, scale, exc)
         return {}

@@ -10,6 +10,7 @@ results for the same cell (model, set) are an error naming both files.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ class Catalog:
     published: dict = field(default_factory=dict)  # model -> tuple of published rows
     references: tuple = ()
     same_size: tuple = ()
-    counts: Callable[[str, int], dict] | None = None  # (model, scale) -> its complexity block, or {}
+    counts: Callable[[str, int, str, str], dict] | None = None  # (model, scale, builder, arch json) -> block or {}
 
 
 @dataclass
@@ -149,9 +150,10 @@ def complexity_of(docs: list[dict]) -> dict:
 def with_counts(doc: dict, catalog: Catalog) -> dict:
     """``doc`` with the catalog's counts where the result carries none (made while counting its model
     failed): counts depend on the architecture only, never on the evaluation, so the result stays valid."""
-    if doc.get("complexity") or catalog.counts is None:
-        return doc
-    counts = catalog.counts(doc["model"], doc["scale"])
+    model = (doc.get("identity") or {}).get("model") or {}
+    if doc.get("complexity") or catalog.counts is None or model.get("kind") != "card" or model.get("name") != doc["model"]:
+        return doc  # only a zoo card's own result: a module or callable labelled like a zoo model is not that model
+    counts = catalog.counts(model["name"], doc["scale"], model.get("builder"), json.dumps(model.get("arch"), sort_keys=True))
     return {**doc, "complexity": counts} if counts else doc
 
 
